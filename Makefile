@@ -1,0 +1,44 @@
+# Two commands a newcomer needs: `make run` (demo site on http://127.0.0.1:8000) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint browser services bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Set up (venv, install, migrate, demo data) and start the development server.
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo $(if $(DEMO_PASSWORD),--password $(DEMO_PASSWORD))
+	@echo "Starting http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
+test: install browser
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+## Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@bash scripts/ensure-chromium
+
+## Start local PostgreSQL and Redis when they are installed but not running.
+services:
+	@bash scripts/ensure-services
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,150 @@
+"""API serializers: shape and types only. The rules live in services and the policy module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.choices import PlanChoices, RoleChoices
+from accounts.models import APIToken, AuditEvent, Environment, Membership, Organization, slug_validator
+from accounts.policy import role_in
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this organization.")
+
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "plan", "role", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {"slug": {"validators": [slug_validator]}}
+
+    def get_role(self, org: Organization) -> str | None:
+        request = self.context.get("request")
+        return role_in(request.auth or request.user, org) if request else None
+
+
+class OrganizationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    plan = serializers.ChoiceField(choices=PlanChoices.choices, required=False)
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(max_length=63, validators=[slug_validator])
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    class Meta:
+        model = Environment
+        fields = ["slug", "name", "description", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class EnvironmentUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["email", "full_name", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=RoleChoices.choices)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=RoleChoices.choices)
+
+
+class APITokenSerializer(serializers.ModelSerializer):
+    user = serializers.EmailField(source="user.email", read_only=True)
+    is_expired = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = APIToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "user",
+            "role_cap",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "is_expired",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class APITokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    role_cap = serializers.ChoiceField(choices=RoleChoices.choices, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class APITokenCreatedSerializer(APITokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The token value. It is shown only once.")
+
+    class Meta(APITokenSerializer.Meta):
+        fields = ["token", *APITokenSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class LoginTokenSerializer(APITokenCreateSerializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+    org = serializers.SlugField(max_length=63)
+    name = serializers.CharField(max_length=100, required=False, default="API token")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label", read_only=True)
+    target = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "seq",
+            "created_at",
+            "actor_type",
+            "actor",
+            "action",
+            "target",
+            "environment",
+            "request_id",
+            "client_ip",
+            "details",
+            "hash",
+            "prev_hash",
+        ]
+        read_only_fields = fields
+
+    def get_target(self, event: AuditEvent) -> dict[str, Any]:
+        return {"type": event.target_type, "id": event.target_id, "repr": event.target_repr}
+
+
+class MembershipBriefSerializer(serializers.ModelSerializer):
+    org = serializers.CharField(source="org.slug")
+    org_name = serializers.CharField(source="org.name")
+    plan = serializers.CharField(source="org.plan")
+
+    class Meta:
+        model = Membership
+        fields = ["org", "org_name", "plan", "role"]
+
+
+class MeSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    memberships = MembershipBriefSerializer(many=True)
+    token = APITokenSerializer(allow_null=True)

@@ -1,0 +1,20 @@
+"""Accounts API routes under /api/v1/."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register(r"orgs", views.OrganizationViewSet, basename="org")
+router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/environments", views.EnvironmentViewSet, basename="environment")
+router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/members", views.MemberViewSet, basename="member")
+router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/tokens", views.TokenViewSet, basename="token")
+router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/audit", views.AuditEventViewSet, basename="audit")
+
+urlpatterns = [
+    path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("me/", views.MeSlashView.as_view()),
+    *router.urls,
+]

@@ -1,0 +1,311 @@
+"""Accounts domain: users, organizations, environments, memberships, API tokens and the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from .choices import ActorTypeChoices, PlanChoices, RoleChoices, role_rank
+from .querysets import RestrictedQuerySet
+
+__all__ = [
+    "APIToken",
+    "AuditEvent",
+    "Environment",
+    "Membership",
+    "Organization",
+    "OrganizationGroupObjectPermission",
+    "OrganizationUserObjectPermission",
+    "User",
+]
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+    "Use lowercase letters, digits and dashes; start and end with a letter or digit (at most 63 characters).",
+)
+
+
+class UserManager(BaseUserManager["User"]):
+    """Creates users whose login is their email address."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Emails are stored lowercased; logins are case-insensitive.
+        return self.get(email__iexact=username or "")
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. The email address is the login; roles come from memberships in organizations."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="May log into the Django admin site.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Organization(models.Model):
+    """A tenant. Everything else (environments, connections, audit) belongs to exactly one."""
+
+    slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=20, choices=PlanChoices.choices, default=PlanChoices.FREE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+    org_field = ""
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [
+            ("manage_members", "Can manage members"),
+            ("manage_environments", "Can manage environments"),
+            ("read_audit", "Can read the audit trail"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class OrganizationUserObjectPermission(UserObjectPermissionBase):
+    """Direct foreign-key grant table (django-guardian): no generic-relation joins on checks."""
+
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+
+class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+
+class Environment(models.Model):
+    """A deployment target inside an organization (development, staging, production, ...)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="environments")
+    slug = models.SlugField(max_length=63, validators=[slug_validator])
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["org", "slug"]
+        constraints = [models.UniqueConstraint(fields=["org", "slug"], name="environment_unique_slug_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.org.slug}/{self.slug}"
+
+
+class Membership(models.Model):
+    """A user's role in one organization. A user can belong to several organizations."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=RoleChoices.choices, default=RoleChoices.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["org", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["user", "org"], name="membership_unique_user_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} @ {self.org.slug} ({self.role})"
+
+
+TOKEN_PREFIX = "ccp_"
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 of a token value. Tokens carry 256 bits of randomness, so an unsalted hash is safe."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class APIToken(models.Model):
+    """A bearer token for one user in one organization. Only its hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise a token.")
+    role_cap = models.CharField(
+        max_length=20,
+        choices=RoleChoices.choices,
+        blank=True,
+        help_text="When set, the token acts with at most this role.",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.is_expired and self.user.is_active
+
+    def effective_role(self, member_role: str | None) -> str | None:
+        """The role this token acts with: the user's role, lowered to the cap when one is set."""
+        if member_role is None:
+            return None
+        if self.role_cap and role_rank(self.role_cap) < role_rank(member_role):
+            return self.role_cap
+        return member_role
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Audit rows are never changed or removed through the ORM."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Audit events are append-only: they cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only: they cannot be deleted.")
+
+    def restrict(self, actor: Any, action: str) -> AppendOnlyQuerySet:
+        from .policy import restrict
+
+        return restrict(self, actor, action)
+
+
+class AuditEvent(models.Model):
+    """One recorded change or secret use. Append-only and hash-chained per organization.
+
+    `seq` numbers the events of one organization without gaps and `prev_hash` holds the hash of the
+    event before, so a modified, removed or inserted row breaks the chain (`manage.py verify_audit`).
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events", null=True)
+    seq = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_type = models.CharField(max_length=10, choices=ActorTypeChoices.choices)
+    # DO_NOTHING without a database constraint: deleting a user or token must not rewrite (and so
+    # break) the chained rows that name them; actor_label keeps who it was.
+    actor_user = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        APIToken, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, help_text="Who acted, as shown at the time (kept if deleted).")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=255, blank=True)
+    environment = models.CharField(max_length=63, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["org", "seq"], name="auditevent_unique_seq_per_org")]
+        indexes = [
+            models.Index(fields=["org", "-created_at"]),
+            models.Index(fields=["org", "target_type", "target_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Audit events are append-only: they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only: they cannot be deleted.")
+
+    def canonical(self) -> str:
+        """The exact bytes the hash covers; every field a reader relies on is in it."""
+        return json.dumps(
+            {
+                "org": self.org_id,
+                "seq": self.seq,
+                "created_at": self.created_at.isoformat(),
+                "actor_type": self.actor_type,
+                "actor_user": self.actor_user_id,
+                "actor_token": self.actor_token_id,
+                "actor_label": self.actor_label,
+                "action": self.action,
+                "target_type": self.target_type,
+                "target_id": self.target_id,
+                "target_repr": self.target_repr,
+                "environment": self.environment,
+                "request_id": self.request_id,
+                "client_ip": self.client_ip,
+                "details": self.details,
+                "prev_hash": self.prev_hash,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()

@@ -1,0 +1,213 @@
+"""The role table of DESIGN.md, as data, and the one function everyone asks: `can(actor, action, obj)`.
+
+API permission classes, page mixins, the admin site, services and tasks all go through this module;
+none of them compare roles themselves. An *actor* is a `User` or an `APIToken` (a token acts as its
+user, limited to its organization and capped to its `role_cap`). Per-object grants from
+django-guardian can give a user more on one object than their organization role, never in another
+organization.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .choices import ROLE_ORDER, RoleChoices, role_rank
+
+if TYPE_CHECKING:
+    from .models import APIToken, Organization, User
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    TEST_CONNECTION = "test_connection"
+    START_RUN = "start_run"
+    USE_CONNECTION = "use_connection"
+    MANAGE_ROLES = "manage_roles"
+    MANAGE_VPN = "manage_vpn"
+    DOWNLOAD_ROUTER_CONFIG = "download_router_config"
+    MANAGE_CONNECTIONS = "manage_connections"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_ENVIRONMENTS = "manage_environments"
+    MANAGE_PLAN = "manage_plan"
+    MANAGE_TOKENS = "manage_tokens"
+    READ_AUDIT = "read_audit"
+    CREATE_OWN_TOKEN = "create_own_token"
+
+
+# The role table: the lowest role that may perform each action (roles are cumulative).
+MIN_ROLE: dict[Action, str] = {
+    Action.VIEW: RoleChoices.VIEWER,
+    Action.CREATE_OWN_TOKEN: RoleChoices.VIEWER,
+    Action.TEST_CONNECTION: RoleChoices.USER,
+    Action.START_RUN: RoleChoices.USER,
+    Action.USE_CONNECTION: RoleChoices.USER,
+    Action.MANAGE_ROLES: RoleChoices.PROVISIONER,
+    Action.MANAGE_VPN: RoleChoices.PROVISIONER,
+    Action.DOWNLOAD_ROUTER_CONFIG: RoleChoices.PROVISIONER,
+    Action.MANAGE_CONNECTIONS: RoleChoices.ADMIN,
+    Action.MANAGE_MEMBERS: RoleChoices.ADMIN,
+    Action.MANAGE_ENVIRONMENTS: RoleChoices.ADMIN,
+    Action.MANAGE_PLAN: RoleChoices.ADMIN,
+    Action.MANAGE_TOKENS: RoleChoices.ADMIN,
+    Action.READ_AUDIT: RoleChoices.ADMIN,
+}
+
+# Per-object grants: (model label, action) -> guardian permission ("app.codename"). Apps add their own.
+OBJECT_PERMISSIONS: dict[tuple[str, Action], str] = {
+    ("accounts.organization", Action.MANAGE_MEMBERS): "accounts.manage_members",
+    ("accounts.organization", Action.MANAGE_ENVIRONMENTS): "accounts.manage_environments",
+    ("accounts.organization", Action.READ_AUDIT): "accounts.read_audit",
+}
+
+
+def register_object_permission(model_label: str, action: Action, perm: str) -> None:
+    """Let an app declare which guardian permission grants `action` on one of its objects."""
+    OBJECT_PERMISSIONS[(model_label, action)] = perm
+
+
+def split_actor(actor: Any) -> tuple[User | None, APIToken | None]:
+    """(user, token) for a User, an APIToken, or anything else (anonymous -> (None, None))."""
+    from .models import APIToken
+
+    if isinstance(actor, APIToken):
+        return actor.user, actor
+    if actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False):
+        return actor, None
+    return None, None
+
+
+def org_of(obj: Any) -> Organization | None:
+    from .models import Organization
+
+    if isinstance(obj, Organization):
+        return obj
+    return getattr(obj, "org", None)
+
+
+def member_role(user: User, org_id: int) -> str | None:
+    """The user's role in an organization, cached on the user object for the request."""
+    cache: dict[int, str | None] = user.__dict__.setdefault("_org_roles", {})
+    if org_id not in cache:
+        from .models import Membership
+
+        cache[org_id] = Membership.objects.filter(user=user, org_id=org_id).values_list("role", flat=True).first()
+    return cache[org_id]
+
+
+def clear_role_cache(user: Any) -> None:
+    if user is not None:
+        user.__dict__.pop("_org_roles", None)
+
+
+def role_in(actor: Any, org: Organization | int | None) -> str | None:
+    """The role `actor` acts with in `org`: membership role, capped by a token; None if not a member."""
+    user, token = split_actor(actor)
+    if user is None or org is None:
+        return None
+    org_id = org if isinstance(org, int) else org.pk
+    if token is not None:
+        if token.org_id != org_id or not token.is_usable:
+            return None
+        return token.effective_role(member_role(user, org_id))
+    return member_role(user, org_id)
+
+
+def is_member(actor: Any, org: Organization | int | None) -> bool:
+    return role_in(actor, org) is not None
+
+
+def _object_grant(user: User, token: APIToken | None, action: Action, obj: Any) -> bool:
+    perm = OBJECT_PERMISSIONS.get((obj._meta.label_lower, action))
+    if perm is None:
+        return False
+    if token is not None and token.role_cap and role_rank(token.role_cap) < role_rank(MIN_ROLE[action]):
+        return False  # a capped token never gains more than its cap through grants
+    return user.has_perm(perm, obj)
+
+
+def can(actor: Any, action: Action | str, obj: Any) -> bool:
+    """May `actor` perform `action` on `obj` (an Organization or any object with an `org`)?"""
+    action = Action(action)
+    user, token = split_actor(actor)
+    org = org_of(obj)
+    if user is None or org is None:
+        return False
+    role = role_in(actor, org)
+    if role is None:
+        return False
+    if role_rank(role) >= role_rank(MIN_ROLE[action]):
+        return True
+    if _object_grant(user, token, action, obj):
+        return True
+    return obj is not org and _object_grant(user, token, action, org)
+
+
+def visible(actor: Any, obj: Any) -> bool:
+    """Whether the object exists for this actor at all (members see their organization's objects)."""
+    return is_member(actor, org_of(obj))
+
+
+def check(actor: Any, action: Action | str, obj: Any) -> None:
+    """Raise Http404 when `obj` is invisible to the actor, PermissionDenied when visible but not allowed."""
+    from django.core.exceptions import PermissionDenied
+
+    if not visible(actor, obj):
+        raise Http404("Not found.")
+    if not can(actor, action, obj):
+        raise PermissionDenied(f"Your role does not allow this action ({Action(action).value}).")
+
+
+def roles_at_least(role: str) -> list[str]:
+    return [r for r, rank in ROLE_ORDER.items() if rank >= role_rank(role)]
+
+
+def allowed_org_ids(actor: Any, action: Action | str) -> QuerySet:
+    """A subquery of organization ids where the actor's role allows `action`."""
+    from .models import Membership
+
+    action = Action(action)
+    user, token = split_actor(actor)
+    if user is None:
+        return Membership.objects.none().values("org_id")
+    qs = Membership.objects.filter(user=user, role__in=roles_at_least(MIN_ROLE[action]))
+    if token is not None:
+        if not token.is_usable or (token.role_cap and role_rank(token.role_cap) < role_rank(MIN_ROLE[action])):
+            return Membership.objects.none().values("org_id")
+        qs = qs.filter(org_id=token.org_id)
+    return qs.values("org_id")
+
+
+def member_org_ids(actor: Any) -> QuerySet:
+    return allowed_org_ids(actor, Action.VIEW)
+
+
+def restrict(queryset: QuerySet, actor: Any, action: Action | str) -> QuerySet:
+    """Rows of `queryset` the actor may perform `action` on (role, or a per-object grant)."""
+    action = Action(action)
+    model = queryset.model
+    org_field = getattr(model, "org_field", "org")
+    lookup = f"{org_field}__in" if org_field else "pk__in"
+    condition = Q(**{lookup: allowed_org_ids(actor, action)})
+    user, token = split_actor(actor)
+    if user is None or (
+        token is not None and token.role_cap and role_rank(token.role_cap) < role_rank(MIN_ROLE[action])
+    ):
+        return queryset.filter(condition)
+    from guardian.shortcuts import get_objects_for_user
+
+    from .models import Organization
+
+    members = Q(**{lookup: member_org_ids(actor)})
+    perm = OBJECT_PERMISSIONS.get((model._meta.label_lower, action))
+    if perm is not None:
+        granted = get_objects_for_user(user, perm, klass=model, accept_global_perms=False, with_superuser=False)
+        condition |= Q(pk__in=granted.values("pk")) & members
+    org_perm = OBJECT_PERMISSIONS.get(("accounts.organization", action))
+    if org_perm is not None and model is not Organization:
+        orgs = get_objects_for_user(user, org_perm, klass=Organization, accept_global_perms=False, with_superuser=False)
+        condition |= Q(**{lookup: orgs.values("pk")}) & members
+    return queryset.filter(condition)

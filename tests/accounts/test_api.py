@@ -1,0 +1,457 @@
+"""Accounts API: RBAC through the API, tenant isolation, tokens, errors, pagination, docs, health."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import APIToken, AuditEvent, Environment, Membership
+from tests.conftest import PASSWORD, ROLES
+
+pytestmark = pytest.mark.django_db
+
+
+def token_client(token_value: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_value}")
+    return client
+
+
+def issue_token(user, org, **kwargs) -> str:
+    _, value = services.do_create_token(org, actor=user, name=kwargs.pop("name", "t"), **kwargs)
+    return value
+
+
+# --- RBAC through the API -------------------------------------------------------------------------
+
+# (method, path, body, lowest role that succeeds). Paths use {org}; written from DESIGN.md's table.
+API_MATRIX = [
+    ("get", "/api/v1/orgs/{org}/", None, "viewer"),
+    ("get", "/api/v1/orgs/{org}/environments/", None, "viewer"),
+    ("get", "/api/v1/orgs/{org}/environments/staging/", None, "viewer"),
+    ("post", "/api/v1/orgs/{org}/environments/", {"slug": "qa-{role}", "name": "QA"}, "admin"),
+    ("patch", "/api/v1/orgs/{org}/environments/staging/", {"name": "Stage"}, "admin"),
+    ("delete", "/api/v1/orgs/{org}/environments/development/", None, "admin"),
+    ("get", "/api/v1/orgs/{org}/members/", None, "viewer"),
+    ("post", "/api/v1/orgs/{org}/members/", {"email": "new-{role}@example.com", "role": "viewer"}, "admin"),
+    ("patch", "/api/v1/orgs/{org}/members/viewer@acme.test/", {"role": "user"}, "admin"),
+    ("get", "/api/v1/orgs/{org}/audit/", None, "admin"),
+    ("patch", "/api/v1/orgs/{org}/", {"plan": "starter"}, "admin"),
+    ("get", "/api/v1/orgs/{org}/tokens/", None, "viewer"),
+    ("post", "/api/v1/orgs/{org}/tokens/", {"name": "ci"}, "viewer"),
+]
+RANK = {role: i for i, role in enumerate(ROLES)}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "lowest"), API_MATRIX)
+def test_role_table_through_api(api_as, org, role, method, path, body, lowest):
+    client = api_as(role)
+    data = {k: v.format(role=role) for k, v in body.items()} if body else None
+    response = getattr(client, method)(path.format(org=org.slug), data, format="json")
+    if RANK[role] >= RANK[lowest]:
+        assert response.status_code in (200, 201, 204), response.content
+    else:
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_forbidden_writes_change_nothing(api_as, org, role):
+    if role == "admin":
+        return
+    before = Environment.objects.filter(org=org).count()
+    api_as(role).post("/api/v1/orgs/acme/environments/", {"slug": "nope"}, format="json")
+    api_as(role).delete("/api/v1/orgs/acme/environments/staging/")
+    assert Environment.objects.filter(org=org).count() == before
+    assert not AuditEvent.objects.filter(org=org).exists()
+
+
+# --- Tenant isolation -----------------------------------------------------------------------------
+
+CROSS_ORG = [
+    ("get", "/api/v1/orgs/globex/"),
+    ("patch", "/api/v1/orgs/globex/"),
+    ("get", "/api/v1/orgs/globex/environments/"),
+    ("get", "/api/v1/orgs/globex/environments/production/"),
+    ("post", "/api/v1/orgs/globex/environments/"),
+    ("delete", "/api/v1/orgs/globex/environments/production/"),
+    ("get", "/api/v1/orgs/globex/members/"),
+    ("post", "/api/v1/orgs/globex/members/"),
+    ("delete", "/api/v1/orgs/globex/members/admin@globex.test/"),
+    ("get", "/api/v1/orgs/globex/tokens/"),
+    ("get", "/api/v1/orgs/globex/audit/"),
+    ("get", "/api/v1/orgs/does-not-exist/environments/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), CROSS_ORG)
+def test_other_organization_answers_404(api_as, other_org, method, path):
+    response = getattr(api_as("admin"), method)(path, {"slug": "x", "email": "a@b.c", "role": "admin"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_org_list_shows_only_own_orgs(api_as, other_org):
+    slugs = [o["slug"] for o in api_as("viewer").get("/api/v1/orgs/").json()["results"]]
+    assert slugs == ["acme"]
+
+
+def test_token_is_scoped_to_its_org(members, org, other_org):
+    admin = members["admin"]
+    Membership.objects.create(user=admin, org=other_org, role="admin")
+    client = token_client(issue_token(admin, org))
+    assert client.get("/api/v1/orgs/acme/environments/").status_code == 200
+    assert client.get("/api/v1/orgs/globex/environments/").status_code == 404
+    assert [o["slug"] for o in client.get("/api/v1/orgs/").json()["results"]] == ["acme"]
+
+
+# --- Tokens ---------------------------------------------------------------------------------------
+
+
+def test_login_token_endpoint_returns_value_once(api, members, org):
+    response = api.post(
+        "/api/v1/auth/token/", {"email": "ADMIN@acme.test", "password": PASSWORD, "org": "acme", "name": "ci"}
+    )
+    assert response.status_code == 201, response.content
+    value = response.json()["token"]
+    token = APIToken.objects.get()
+    assert token.key_hash != value and value not in token.key_hash and token.prefix == value[:12]
+    listed = token_client(value).get("/api/v1/orgs/acme/tokens/").json()
+    assert listed["results"][0]["name"] == "ci"
+    assert value not in str(listed)
+    me = token_client(value).get("/api/v1/me").json()
+    assert me["email"] == "admin@acme.test" and me["token"]["name"] == "ci"
+    assert APIToken.objects.get().last_used_at is not None
+
+
+def test_login_token_errors(api, members, org, other_org):
+    wrong = api.post("/api/v1/auth/token/", {"email": "admin@acme.test", "password": "nope", "org": "acme"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "Invalid email or password."
+    not_member = api.post("/api/v1/auth/token/", {"email": "admin@acme.test", "password": PASSWORD, "org": "globex"})
+    assert not_member.status_code == 400 and "org" in not_member.json()["error"]["fields"]
+    missing = api.post("/api/v1/auth/token/", {})
+    assert missing.status_code == 400
+    assert set(missing.json()["error"]["fields"]) == {"email", "password", "org"}
+
+
+def test_failed_logins_are_rate_limited_on_token_endpoint(api, members, org, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        api.post("/api/v1/auth/token/", {"email": "user@acme.test", "password": "wrong", "org": "acme"})
+    locked = api.post("/api/v1/auth/token/", {"email": "user@acme.test", "password": PASSWORD, "org": "acme"})
+    assert locked.status_code == 429, locked.content
+    assert "Too many failed login attempts" in locked.json()["error"]["message"]
+    assert not APIToken.objects.exists()
+
+
+def test_failed_logins_are_rate_limited_on_login_page(client, members, org, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        client.post("/login/", {"username": "user@acme.test", "password": "wrong"})
+    locked = client.post("/login/", {"username": "user@acme.test", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_expired_token_is_refused(members, org):
+    token, value = services.do_create_token(org, actor=members["admin"], name="old")
+    APIToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = token_client(value).get("/api/v1/orgs/acme/environments/")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "Token has expired."
+
+
+def test_revoked_token_is_refused(members, org, api_as):
+    token, value = services.do_create_token(org, actor=members["user"], name="gone")
+    assert api_as("user").delete(f"/api/v1/orgs/acme/tokens/{token.pk}/").status_code == 200
+    assert token_client(value).get("/api/v1/orgs/acme/").status_code == 401
+
+
+def test_unknown_and_malformed_tokens(api, org):
+    assert token_client("ccp_nope").get("/api/v1/me").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION="Bearer a b")
+    assert api.get("/api/v1/me").status_code == 401
+
+
+def test_capped_token_cannot_exceed_its_cap(members, org):
+    capped = token_client(issue_token(members["admin"], org, role_cap="viewer"))
+    assert capped.get("/api/v1/orgs/acme/environments/").status_code == 200
+    assert capped.post("/api/v1/orgs/acme/environments/", {"slug": "qa"}).status_code == 403
+    assert capped.get("/api/v1/orgs/acme/audit/").status_code == 403
+    assert capped.get("/api/v1/orgs/acme/").json()["role"] == "viewer"
+    # It cannot mint a stronger token, and an uncapped request inherits its cap.
+    stronger = capped.post("/api/v1/orgs/acme/tokens/", {"name": "x", "role_cap": "admin"})
+    assert stronger.status_code == 400 and "role_cap" in stronger.json()["error"]["fields"]
+    child = capped.post("/api/v1/orgs/acme/tokens/", {"name": "child"})
+    assert child.status_code == 201 and child.json()["role_cap"] == "viewer"
+    assert (
+        token_client(child.json()["token"]).post("/api/v1/orgs/acme/environments/", {"slug": "qa"}).status_code == 403
+    )
+
+
+def test_token_cap_above_own_role_is_refused(api_as):
+    response = api_as("user").post("/api/v1/orgs/acme/tokens/", {"name": "x", "role_cap": "admin"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["role_cap"] == ["A token cannot have more than your role (user)."]
+
+
+def test_token_follows_a_lowered_membership(members, org, api_as):
+    client = token_client(issue_token(members["admin"], org))
+    assert client.post("/api/v1/orgs/acme/environments/", {"slug": "qa"}).status_code == 201
+    services.do_add_member(org, actor=members["admin"], email="second-admin@acme.test", role="admin")
+    second = Membership.objects.get(user__email="second-admin@acme.test")
+    services.do_change_member_role(
+        Membership.objects.get(user=members["admin"], org=org), actor=second.user, role="viewer"
+    )
+    assert client.post("/api/v1/orgs/acme/environments/", {"slug": "qa2"}).status_code == 403
+
+
+def test_members_see_only_their_own_tokens_admins_see_all(members, org, api_as):
+    issue_token(members["user"], org, name="user-token")
+    issue_token(members["viewer"], org, name="viewer-token")
+    assert [t["name"] for t in api_as("user").get("/api/v1/orgs/acme/tokens/").json()["results"]] == ["user-token"]
+    names = {t["name"] for t in api_as("admin").get("/api/v1/orgs/acme/tokens/").json()["results"]}
+    assert names == {"user-token", "viewer-token"}
+    other = APIToken.objects.get(name="viewer-token")
+    assert api_as("user").delete(f"/api/v1/orgs/acme/tokens/{other.pk}/").status_code == 404
+    assert api_as("admin").delete(f"/api/v1/orgs/acme/tokens/{other.pk}/").status_code == 200
+
+
+def test_removing_a_member_revokes_their_tokens(members, org, api_as):
+    value = issue_token(members["user"], org)
+    assert api_as("admin").delete("/api/v1/orgs/acme/members/user@acme.test/").status_code == 204
+    assert token_client(value).get("/api/v1/orgs/acme/").status_code == 401
+
+
+def test_last_admin_cannot_be_demoted_or_removed(api_as, org, members):
+    demote = api_as("admin").patch("/api/v1/orgs/acme/members/admin@acme.test/", {"role": "viewer"})
+    assert demote.status_code == 400
+    assert demote.json()["error"]["fields"]["role"] == ["An organization must keep at least one admin."]
+    remove = api_as("admin").delete("/api/v1/orgs/acme/members/admin@acme.test/")
+    assert remove.status_code == 400
+    assert Membership.objects.get(user=members["admin"]).role == "admin"
+
+
+# --- Audit trail ----------------------------------------------------------------------------------
+
+
+def test_changes_are_audited_with_request_id_and_ip(api_as, org):
+    response = api_as("admin").post(
+        "/api/v1/orgs/acme/environments/", {"slug": "qa", "name": "QA"}, HTTP_X_REQUEST_ID="req-12345678"
+    )
+    assert response.status_code == 201 and response["X-Request-ID"] == "req-12345678"
+    event = AuditEvent.objects.get(action="environment.created")
+    assert (event.actor_label, event.request_id, event.client_ip) == ("admin@acme.test", "req-12345678", "127.0.0.1")
+    assert event.target_repr == "acme/qa" and event.environment == "qa"
+
+
+def test_audit_filters(api_as, org, members):
+    admin = api_as("admin")
+    admin.post("/api/v1/orgs/acme/environments/", {"slug": "qa"})
+    admin.post("/api/v1/orgs/acme/members/", {"email": "x@example.com", "role": "user"})
+    admin.delete("/api/v1/orgs/acme/environments/qa/")
+
+    def actions(query: str) -> list[str]:
+        response = admin.get(f"/api/v1/orgs/acme/audit/?{query}")
+        assert response.status_code == 200, response.content
+        return [e["action"] for e in response.json()["results"]]
+
+    assert actions("action=environment.") == ["environment.deleted", "environment.created"]
+    assert actions("action=member.added") == ["member.added"]
+    assert actions("target=x@example.com") == ["member.added"]
+    assert actions("actor=admin@acme") == ["environment.deleted", "member.added", "environment.created"]
+    assert actions("actor=viewer") == []
+    assert actions("environment=qa") == ["environment.deleted", "environment.created"]
+    tomorrow = (timezone.now() + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    assert actions(f"since={tomorrow}") == []
+    assert len(actions(f"until={tomorrow}")) == 3
+    bad = admin.get("/api/v1/orgs/acme/audit/?since=yesterday")
+    assert bad.status_code == 400 and "since" in bad.json()["error"]["fields"]
+
+
+def test_audit_rows_refuse_update_and_delete(api_as, org):
+    api_as("admin").post("/api/v1/orgs/acme/environments/", {"slug": "qa"})
+    event = AuditEvent.objects.get()
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
+
+
+def test_failed_audit_write_rolls_back_the_change(api_as, org, monkeypatch):
+    def broken_save(self, *args, **kwargs):
+        raise DatabaseError("audit table unavailable")
+
+    monkeypatch.setattr(AuditEvent, "save", broken_save)
+    response = api_as("admin").post("/api/v1/orgs/acme/environments/", {"slug": "qa"})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "audit_unavailable"
+    assert not Environment.objects.filter(org=org, slug="qa").exists()
+    delete = api_as("admin").delete("/api/v1/orgs/acme/environments/staging/")
+    assert delete.status_code == 503
+    assert Environment.objects.filter(org=org, slug="staging").exists()
+
+
+# --- Bad input: 400 with field messages, never 500 -------------------------------------------------
+
+BAD_INPUT = [
+    ("post", "/api/v1/orgs/acme/environments/", {"slug": "Bad Slug!"}, "slug"),
+    ("post", "/api/v1/orgs/acme/environments/", {"slug": "x" * 70}, "slug"),
+    ("post", "/api/v1/orgs/acme/environments/", {"slug": "staging"}, "slug"),
+    ("post", "/api/v1/orgs/acme/environments/", {}, "slug"),
+    ("post", "/api/v1/orgs/acme/environments/", {"slug": ["a"]}, "slug"),
+    ("patch", "/api/v1/orgs/acme/environments/staging/", {"name": "x" * 101}, "name"),
+    ("post", "/api/v1/orgs/acme/members/", {"email": "not-an-email", "role": "viewer"}, "email"),
+    ("post", "/api/v1/orgs/acme/members/", {"email": "a@b.co", "role": "king"}, "role"),
+    ("post", "/api/v1/orgs/acme/members/", {"email": "viewer@acme.test", "role": "viewer"}, "email"),
+    ("patch", "/api/v1/orgs/acme/members/viewer@acme.test/", {"role": ""}, "role"),
+    ("post", "/api/v1/orgs/acme/tokens/", {"name": ""}, "name"),
+    ("post", "/api/v1/orgs/acme/tokens/", {"name": "x", "expires_at": "soon"}, "expires_at"),
+    ("post", "/api/v1/orgs/acme/tokens/", {"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+    ("post", "/api/v1/orgs/acme/tokens/", {"name": "x", "role_cap": "root"}, "role_cap"),
+    ("patch", "/api/v1/orgs/acme/", {"plan": "platinum"}, "plan"),
+    ("post", "/api/v1/orgs/", {"slug": "acme", "name": "Again"}, "slug"),
+    ("post", "/api/v1/orgs/", {"slug": "-bad-", "name": "Bad"}, "slug"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), BAD_INPUT)
+def test_bad_input_gets_field_errors(api_as, members, method, path, body, field):
+    response = getattr(api_as("admin"), method)(path, body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and field in error["fields"], error
+    assert all(isinstance(m, str) and m for m in error["fields"][field])
+
+
+def test_malformed_json_is_a_400(api_as, org):
+    response = api_as("admin").generic(
+        "POST", "/api/v1/orgs/acme/environments/", "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_unauthenticated_requests_get_401_json(api, org):
+    response = api.get("/api/v1/orgs/acme/environments/")
+    assert response.status_code in (401, 403)
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_unknown_api_path_is_json_404(api_as, org):
+    response = api_as("admin").get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+
+
+# --- Organizations, members, pagination ----------------------------------------------------------
+
+
+def test_create_org_makes_creator_admin(api_as, members):
+    response = api_as("viewer").post("/api/v1/orgs/", {"slug": "initech", "name": "Initech"})
+    assert response.status_code == 201, response.content
+    assert response.json() == {**response.json(), "slug": "initech", "plan": "free", "role": "admin"}
+
+
+def test_token_cannot_create_org(members, org):
+    client = token_client(issue_token(members["admin"], org))
+    assert client.post("/api/v1/orgs/", {"slug": "other", "name": "Other"}).status_code == 403
+
+
+def test_add_member_with_new_email_creates_inactive_login(api_as, org):
+    response = api_as("admin").post("/api/v1/orgs/acme/members/", {"email": "New.Person@Example.com", "role": "user"})
+    assert response.status_code == 201
+    assert response.json()["email"] == "new.person@example.com"
+    membership = Membership.objects.get(user__email="new.person@example.com")
+    assert not membership.user.has_usable_password()
+
+
+def test_pagination_default_and_max(api_as, org, django_assert_max_num_queries):
+    admin = org.memberships.get(role="admin").user
+    for i in range(60):
+        services.do_create_environment(org, actor=admin, slug=f"env-{i:02d}", name=f"Env {i}")
+    client = api_as("admin")
+    page = client.get("/api/v1/orgs/acme/environments/").json()
+    assert page["count"] == 63 and len(page["results"]) == 50 and page["next"]
+    assert len(client.get("/api/v1/orgs/acme/environments/?page_size=1000").json()["results"]) == 63
+    assert len(client.get("/api/v1/orgs/acme/environments/?page_size=5&page=2").json()["results"]) == 5
+    assert client.get("/api/v1/orgs/acme/environments/?page=99").status_code == 404
+    assert [e["slug"] for e in client.get("/api/v1/orgs/acme/environments/?q=env-0&ordering=-slug").json()["results"]][
+        :2
+    ] == ["env-09", "env-08"]
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_list_query_counts_are_constant(api_as, org, members, count, django_assert_max_num_queries):
+    admin = members["admin"]
+    for i in range(count):
+        services.do_add_member(org, actor=admin, email=f"m{i}@example.com", role="viewer")
+    client = api_as("admin")
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/orgs/acme/members/?page_size=500").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/orgs/acme/audit/?page_size=500").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/orgs/acme/environments/").status_code == 200
+
+
+# --- Docs and health ------------------------------------------------------------------------------
+
+
+def test_openapi_schema_and_local_swagger(client, members):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    body = schema.content.decode()
+    assert "/api/v1/orgs/{org_slug}/environments/" in body and "/api/v1/auth/token/" in body
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html
+    for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs", "https://"):
+        assert cdn not in html.replace("https://swagger.io", "")
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_ok_in_eager_mode(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"]["ok"] is True
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_readyz_reports_a_stopped_broker(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.READYZ_BROKER_TIMEOUT = 1.0
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_readyz_with_a_running_redis_broker(client, settings, redis_url):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = redis_url
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"]["broker"]["ok"] is True

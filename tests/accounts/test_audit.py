@@ -1,0 +1,103 @@
+"""The audit trail: hash chain, verify_audit, same-transaction writes."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+
+from accounts import services
+from accounts.audit import record_event, verify_chains
+from accounts.models import AuditEvent, Environment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chain(org, members):
+    admin = members["admin"]
+    for slug in ("qa", "perf", "demo"):
+        services.do_create_environment(org, actor=admin, slug=slug)
+    return list(AuditEvent.objects.filter(org=org).order_by("seq"))
+
+
+def test_events_are_chained_per_org(chain, other_org):
+    assert [e.seq for e in chain] == [1, 2, 3]
+    assert chain[0].prev_hash == "0" * 64
+    assert chain[1].prev_hash == chain[0].hash and chain[2].prev_hash == chain[1].hash
+    assert all(e.compute_hash() == e.hash for e in chain)
+    assert verify_chains()[1] == []
+
+
+def test_verify_audit_passes_on_intact_chain(chain, capsys):
+    call_command("verify_audit")
+    assert "Audit trail intact" in capsys.readouterr().out
+
+
+def _raw(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_tampered_row_is_named(chain):
+    victim = chain[1]
+    _raw("UPDATE accounts_auditevent SET target_repr = %s WHERE id = %s", ["acme/evil", victim.pk])
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit")
+    message = str(excinfo.value)
+    assert f"event id={victim.pk} (#2)" in message and "acme" in message and "modified" in message
+
+
+def test_tampered_details_and_rehashed_row_is_caught(chain):
+    """An attacker who also recomputes the row's own hash still breaks the link to the next row."""
+    victim = chain[0]
+    victim.details = {"forged": True}
+    _raw(
+        "UPDATE accounts_auditevent SET details = %s, hash = %s WHERE id = %s",
+        ['{"forged": true}', victim.compute_hash(), victim.pk],
+    )
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit")
+    assert f"event id={chain[1].pk} (#2)" in str(excinfo.value)
+    assert "does not link" in str(excinfo.value)
+
+
+def test_deleted_row_is_detected(chain):
+    _raw("DELETE FROM accounts_auditevent WHERE id = %s", [chain[1].pk])
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit")
+    assert f"event id={chain[2].pk} (#3)" in str(excinfo.value) and "missing" in str(excinfo.value)
+
+
+def test_verify_audit_exit_code(chain):
+    _raw("UPDATE accounts_auditevent SET action = %s WHERE id = %s", ["x", chain[2].pk])
+    # call_command raises; the command line must exit non-zero (the subprocess form is in test_commands).
+    from django.core.management import ManagementUtility
+
+    utility = ManagementUtility(["manage.py", "verify_audit"])
+    with pytest.raises(SystemExit) as excinfo:
+        utility.execute()
+    assert excinfo.value.code == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_event_requires_a_transaction(org):
+    with pytest.raises(RuntimeError):
+        record_event(org=org, action="x.y")
+
+
+def test_audit_event_in_same_transaction_rolls_back_with_change(org, members):
+    with pytest.raises(ValueError), transaction.atomic():
+        services.do_create_environment(org, actor=members["admin"], slug="temp")
+        raise ValueError("caller failed after the change")
+    assert not Environment.objects.filter(slug="temp").exists()
+    assert not AuditEvent.objects.filter(org=org).exists()
+
+
+def test_secretish_details_are_redacted(org):
+    with transaction.atomic():
+        event = record_event(
+            org=org, action="x.y", details={"password": "CANARY-pw", "nested": {"client_secret": "CANARY-s"}, "ok": 1}
+        )
+    assert "CANARY" not in str(event.details)
+    assert event.details["ok"] == 1
