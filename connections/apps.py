@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+
+
+class ConnectionsConfig(AppConfig):
+    """Connections: provider registry, encrypted credentials, environment authorization, selection, use."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "connections"
+
+    def ready(self) -> None:
+        from accounts.policy import Action, register_object_permission
+
+        from . import masking
+
+        masking.install()
+        # Per-object grants (django-guardian) that can give a user more on one connection.
+        for action, codename in (
+            (Action.VIEW, "view_connection"),
+            (Action.TEST_CONNECTION, "test_connection"),
+            (Action.USE_CONNECTION, "use_connection"),
+            (Action.MANAGE_ROLES, "manage_roles_connection"),
+            (Action.MANAGE_CONNECTIONS, "change_connection"),
+        ):
+            register_object_permission("connections.connection", action, f"connections.{codename}")

@@ -1,0 +1,28 @@
+"""Choice sets for connections (NetBox style)."""
+
+from django.db import models
+
+
+class ConnectionStatusChoices(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    ERROR = "error", "Error"
+
+
+STATUS_COLORS = {"active": "green", "inactive": "gray", "error": "red"}
+
+
+class HealthStatusChoices(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked"
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
+class UsageOutcomeChoices(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
+# Credentials older than this are flagged "rotation due" on cards and in the API.
+ROTATION_PERIOD_DAYS = 90

@@ -1,0 +1,189 @@
+"""Connections domain: Connection, its environment authorizations, and its usage history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from accounts.models import Environment, Organization
+from accounts.querysets import RestrictedQuerySet
+
+from .choices import ROTATION_PERIOD_DAYS, ConnectionStatusChoices, HealthStatusChoices, UsageOutcomeChoices
+from .providers import CATEGORY_LABELS, get_provider
+
+__all__ = [
+    "Connection",
+    "ConnectionAuthorization",
+    "ConnectionGroupObjectPermission",
+    "ConnectionUsage",
+    "ConnectionUserObjectPermission",
+]
+
+connection_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+    "Use 3-63 lowercase letters, digits and dashes, starting and ending with a letter or digit.",
+)
+CATEGORY_CHOICES = list(CATEGORY_LABELS.items())
+
+
+class Connection(models.Model):
+    """Credentials for one external service, held once per organization and used per environment.
+
+    Public fields live in `config`; secret fields only ever exist encrypted in `secrets_envelope`
+    (envelope encryption bound to org, row and field). `secret_fingerprints` lets pages and the API
+    say which secrets are set without holding anything reversible.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=63, validators=[connection_name_validator])
+    description = models.CharField(max_length=500, blank=True)
+    # No `choices=`: the registry is the source, so adding a provider needs no migration.
+    provider = models.CharField(max_length=32)
+    category = models.CharField(max_length=32, choices=CATEGORY_CHOICES, editable=False)
+    auth_method = models.CharField(max_length=32)
+    config = models.JSONField(default=dict, blank=True)
+    secrets_envelope = models.TextField(blank=True, editable=False)
+    secrets_key_id = models.CharField(max_length=32, blank=True, editable=False, db_index=True)
+    secret_fingerprints = models.JSONField(default=dict, blank=True, editable=False)
+    secrets_version = models.PositiveIntegerField(default=0, editable=False)
+    external_id = models.CharField(max_length=64, blank=True, editable=False)
+    cloud_connection = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dependents",
+        help_text="The cloud connection whose credentials this one uses (ECR, GCR, state backends).",
+    )
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatusChoices.choices, default=ConnectionStatusChoices.ACTIVE, db_index=True
+    )
+    health_status = models.CharField(
+        max_length=16, choices=HealthStatusChoices.choices, default=HealthStatusChoices.UNKNOWN
+    )
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_error = models.CharField(max_length=1000, blank=True)
+    last_check_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    credentials_rotated_at = models.DateTimeField(default=timezone.now)
+    environments = models.ManyToManyField(
+        Environment, through="ConnectionAuthorization", related_name="connections", blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["org", "name"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="connection_unique_name_per_org")]
+        indexes = [models.Index(fields=["org", "provider"]), models.Index(fields=["org", "category"])]
+        permissions = [
+            ("test_connection", "Can test the connection"),
+            ("use_connection", "Can use the connection's credentials in runs"),
+            ("manage_roles_connection", "Can add and validate the connection's roles"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.category = get_provider(self.provider).category
+        super().save(*args, **kwargs)
+
+    @property
+    def provider_spec(self) -> Any:
+        return get_provider(self.provider)
+
+    @property
+    def secret_fields_set(self) -> list[str]:
+        return sorted(self.secret_fingerprints)
+
+    @property
+    def rotation_due_at(self) -> Any:
+        return self.credentials_rotated_at + timedelta(days=ROTATION_PERIOD_DAYS)
+
+    @property
+    def rotation_overdue(self) -> bool:
+        return bool(self.secret_fingerprints) and timezone.now() >= self.rotation_due_at
+
+    def summary(self) -> list[tuple[str, Any]]:
+        """Key public facts for cards (AWS account and region, Azure subscription, subnet...)."""
+        spec = self.provider_spec
+        labels = {f.name: f.label for f in spec.fields}
+        return [(labels.get(name, name), self.config[name]) for name in spec.summary_fields if self.config.get(name)]
+
+
+class ConnectionUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Connection, on_delete=models.CASCADE)
+
+
+class ConnectionGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Connection, on_delete=models.CASCADE)
+
+
+class ConnectionAuthorization(models.Model):
+    """A connection authorized for one environment. The (environment, provider) constraint is what
+    makes automatic selection deterministic: at most one connection per provider per environment."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="authorizations")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="authorizations")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=32, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["environment__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "provider"], name="one_connection_per_env_and_provider"),
+            models.UniqueConstraint(fields=["connection", "environment"], name="authorization_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.name} → {self.environment.slug}"
+
+
+class ConnectionUsage(models.Model):
+    """One use of a connection's credentials: who or what, for which resource and environment, outcome."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="usages")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    environment = models.CharField(max_length=63, blank=True)
+    actor_label = models.CharField(max_length=254)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    purpose = models.CharField(max_length=200, blank=True, help_text="What used it (a run, a test, a sync).")
+    resource = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=UsageOutcomeChoices.choices)
+    error = models.CharField(max_length=1000, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.outcome} {self.created_at:%Y-%m-%d %H:%M}"

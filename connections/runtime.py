@@ -1,0 +1,233 @@
+"""Automatic selection of a connection, and `use_credentials`: the only way code gets a secret.
+
+Selection is deterministic because at most one connection per provider is authorized for an
+environment (a database constraint). Using credentials checks the policy, decrypts, records the use
+(audit event + ConnectionUsage + last_used_at) in one transaction, and only after that transaction
+commits hands the values out, registered with the log masker for as long as they are in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import context
+from accounts.audit import actor_label, record_event
+from accounts.models import Environment, Organization
+from accounts.policy import Action, check, split_actor
+
+from . import masking
+from .choices import ConnectionStatusChoices, UsageOutcomeChoices
+from .models import Connection, ConnectionAuthorization, ConnectionUsage
+from .providers import Materialized, UnknownProvider, get_provider
+from .services import ConnectionAuditAction, load_secrets
+
+
+class SelectionError(Exception):
+    """No usable connection; `str()` is one of the user-facing messages of DESIGN.md, word for word."""
+
+    code = "no_connection"
+
+
+class NoConnectionAvailable(SelectionError):
+    code = "no_connection_available"
+
+
+class ConnectionNotAuthorized(SelectionError):
+    code = "connection_not_authorized"
+
+
+class AuthenticationFailed(Exception):
+    """The provider rejected the credentials: `Authentication failed: <provider's reason>`."""
+
+    code = "authentication_failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Authentication failed: {masking.mask(reason)}")
+
+
+def no_connection_message(provider: str, environment: str) -> str:
+    return f"No connection available for provider '{provider}' in environment '{environment}'"
+
+
+def not_authorized_message(name: str, environment: str) -> str:
+    return f"Connection '{name}' is not authorized for environment '{environment}'"
+
+
+@dataclass
+class Selection:
+    connection: Connection
+    environment: Environment
+    provider: str
+    reason: str
+    role: Any = None
+
+
+def _environment(org: Organization, environment: Environment | str) -> Environment:
+    if isinstance(environment, Environment):
+        return environment
+    env = Environment.objects.filter(org=org, slug=environment).first()
+    if env is None:
+        raise NoConnectionAvailable(f"Environment '{environment}' does not exist in '{org.slug}'")
+    return env
+
+
+def select_connection(
+    org: Organization, environment: Environment | str, provider: str, *, connection: str | None = None
+) -> Selection:
+    """The connection to use for `provider` in `environment` (or check a named one), with the reason.
+
+    Deactivated connections are never selected. Never touches secrets.
+    """
+    try:
+        get_provider(provider)
+    except UnknownProvider as exc:
+        raise NoConnectionAvailable(exc.message) from None
+    env = _environment(org, environment)
+    if connection is not None:
+        named = Connection.objects.filter(org=org, name=connection, provider=provider).first()
+        if named is None or named.status == ConnectionStatusChoices.INACTIVE:
+            raise NoConnectionAvailable(no_connection_message(provider, env.slug))
+        if not ConnectionAuthorization.objects.filter(connection=named, environment=env).exists():
+            raise ConnectionNotAuthorized(not_authorized_message(named.name, env.slug))
+        return Selection(named, env, provider, f"'{named.name}' was requested and is authorized for '{env.slug}'.")
+    auth = (
+        ConnectionAuthorization.objects.filter(environment=env, provider=provider)
+        .exclude(connection__status=ConnectionStatusChoices.INACTIVE)
+        .select_related("connection", "connection__org")
+        .first()
+    )
+    if auth is not None:
+        reason = f"'{auth.connection.name}' is the {provider} connection authorized for environment '{env.slug}'."
+        return Selection(auth.connection, env, provider, reason)
+    candidates = list(
+        Connection.objects.filter(org=org, provider=provider)
+        .exclude(status=ConnectionStatusChoices.INACTIVE)
+        .values_list("name", flat=True)[:2]
+    )
+    if len(candidates) == 1:
+        raise ConnectionNotAuthorized(not_authorized_message(candidates[0], env.slug))
+    raise NoConnectionAvailable(no_connection_message(provider, env.slug))
+
+
+class Credentials:
+    """Decrypted credentials handed to a run. `repr()` never shows a value."""
+
+    def __init__(self, connection: Connection, secrets: dict[str, Any], environment: str, ref: Credentials | None):
+        self.connection = connection
+        self.config = dict(connection.config)
+        self._secrets = secrets
+        self.environment = environment
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"<Credentials {self.connection.name} fields={sorted(self._secrets)}>"
+
+    @property
+    def secrets(self) -> dict[str, Any]:
+        return dict(self._secrets)
+
+    def materialize(self) -> Materialized:
+        """Environment variables and files for a child process (the provider module decides which)."""
+        spec = self.connection.provider_spec
+        ref_materialized = self.ref.materialize() if self.ref is not None else None
+        ref_config = self.ref.config if self.ref is not None else None
+        return spec.materialize(
+            self.connection.auth_method, self.config, self._secrets, ref=ref_materialized, ref_config=ref_config
+        )
+
+    def sensitive_values(self) -> list[str]:
+        values = masking.secret_values(self._secrets)
+        if self.ref is not None:
+            values.extend(self.ref.sensitive_values())
+        return values
+
+
+@dataclass
+class _Use:
+    connection: Connection
+    usage: ConnectionUsage
+    secrets: dict[str, Any] = field(default_factory=dict)
+
+
+def _record_use(
+    connection: Connection, *, actor: Any, environment: str, purpose: str, resource: str, via: str = ""
+) -> _Use:
+    user, _ = split_actor(actor)
+    _, label = actor_label(actor)
+    now = timezone.now()
+    usage = ConnectionUsage.objects.create(
+        connection=connection,
+        org=connection.org,
+        environment=environment,
+        actor_label=label,
+        actor_user=user,
+        purpose=purpose[:200],
+        resource=resource[:255],
+        outcome=UsageOutcomeChoices.SUCCESS,
+        request_id=context.current().request_id,
+        created_at=now,
+    )
+    record_event(
+        org=connection.org,
+        action=ConnectionAuditAction.USED,
+        actor=actor,
+        target=connection,
+        environment=environment,
+        details={"purpose": purpose, "resource": resource, "usage_id": usage.pk, **({"via": via} if via else {})},
+    )
+    Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
+    return _Use(connection, usage, load_secrets(connection))
+
+
+@contextmanager
+def use_credentials(
+    connection: Connection,
+    *,
+    actor: Any,
+    environment: Environment | str | None = None,
+    purpose: str = "",
+    resource: str = "",
+) -> Iterator[Credentials]:
+    """Yield decrypted credentials for one use. No audit row, no secret: the use is recorded and
+    committed before the values leave this function. Errors raised by the caller's block are recorded
+    on the usage row (masked) and re-raised."""
+    # Re-read: a deactivation or revoked authorization takes effect for the very next use.
+    connection = Connection.objects.select_related("org", "cloud_connection").get(pk=connection.pk)
+    check(actor, Action.USE_CONNECTION, connection)
+    env_slug = ""
+    if environment is not None:
+        env = _environment(connection.org, environment)
+        env_slug = env.slug
+        if not ConnectionAuthorization.objects.filter(connection=connection, environment=env).exists():
+            raise ConnectionNotAuthorized(not_authorized_message(connection.name, env_slug))
+    if connection.status == ConnectionStatusChoices.INACTIVE:
+        raise NoConnectionAvailable(no_connection_message(connection.provider, env_slug or "-"))
+    with transaction.atomic():
+        use = _record_use(connection, actor=actor, environment=env_slug, purpose=purpose, resource=resource)
+        ref_use = None
+        if connection.cloud_connection_id is not None:
+            ref_use = _record_use(
+                connection.cloud_connection,
+                actor=actor,
+                environment=env_slug,
+                purpose=purpose,
+                resource=resource,
+                via=connection.name,
+            )
+    ref = Credentials(ref_use.connection, ref_use.secrets, env_slug, None) if ref_use else None
+    credentials = Credentials(connection, use.secrets, env_slug, ref)
+    with masking.registered(credentials.sensitive_values()):
+        try:
+            yield credentials
+        except Exception as exc:
+            message = masking.mask(str(exc))[:1000]
+            ConnectionUsage.objects.filter(pk__in=[u.usage.pk for u in (use, ref_use) if u]).update(
+                outcome=UsageOutcomeChoices.FAILURE, error=message
+            )
+            raise

@@ -1,0 +1,320 @@
+"""Connection services: create, plan limits, authorization, selection, use, rotation, deletion."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, transaction
+from django.db import connection as db_connection
+
+from accounts.models import AuditEvent, Environment
+from connections import crypto, services
+from connections.models import Connection, ConnectionAuthorization, ConnectionUsage
+from connections.providers import REGISTRY
+from connections.runtime import (
+    ConnectionNotAuthorized,
+    NoConnectionAvailable,
+    select_connection,
+    use_credentials,
+)
+from tests.connections.provider_examples import valid_examples
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(("provider", "method"), [(p, m) for p, methods in valid_examples().items() for m in methods])
+def test_every_provider_and_method_can_be_created(org, members, make_connection, provider, method):
+    conn = make_connection(org, provider, auth_method=method, environments=("development",))
+    conn.refresh_from_db()
+    assert conn.category == REGISTRY[provider].category
+    _, secrets = valid_examples()[provider][method]
+    assert sorted(conn.secret_fingerprints) == sorted(k for k, v in secrets.items() if v)
+    for value in secrets.values():
+        assert str(value) not in conn.secrets_envelope
+    assert list(conn.environments.values_list("slug", flat=True)) == ["development"]
+    event = AuditEvent.objects.filter(action="connection.created", target_id=str(conn.pk)).get()
+    assert all(str(v) not in str(event.details) for v in secrets.values())
+
+
+def test_assume_role_gets_a_generated_external_id(org, members, make_connection):
+    a = make_connection(org, "aws", auth_method="assume_role", name="aws-a")
+    b = make_connection(org, "aws", auth_method="assume_role", name="aws-b")
+    assert len(a.external_id) >= 32 and a.external_id != b.external_id
+    assert make_connection(org, "aws", auth_method="access_key", name="aws-c").external_id == ""
+
+
+def test_only_admins_create(org, members, make_connection):
+    for role in ("viewer", "user", "provisioner"):
+        with pytest.raises(PermissionDenied):
+            make_connection(org, "github", name=f"gh-{role}", actor=members[role])
+
+
+def test_duplicate_name_and_bad_name(org, members, make_connection):
+    make_connection(org, "github", name="github-acme")
+    with pytest.raises(ValidationError) as exc:
+        make_connection(org, "github", name="github-acme")
+    assert "name" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        make_connection(org, "github", name="GitHub_Acme")
+    assert "name" in exc.value.message_dict
+
+
+def test_validation_errors_are_keyed_by_body_section(org, members, make_connection):
+    with pytest.raises(ValidationError) as exc:
+        make_connection(org, "aws", config={"account_id": "12345"}, secrets={"secret_access_key": "short"})
+    assert set(exc.value.message_dict) >= {"config.account_id", "secrets.secret_access_key"}
+
+
+# --- Plan limits ----------------------------------------------------------------------------------
+
+
+def test_free_plan_allows_one_cloud_provider_type(org, members, make_connection):
+    org.plan = "free"
+    org.save()
+    make_connection(org, "aws", name="aws-one")
+    make_connection(org, "aws", name="aws-two")  # same type is fine
+    make_connection(org, "github")  # not a cloud provider
+    with pytest.raises(PermissionDenied) as exc:
+        make_connection(org, "gcp")
+    assert "needs the Starter plan" in str(exc.value)
+    assert exc.value.code == "plan_limit"
+
+
+def test_on_prem_needs_enterprise(org, members, make_connection):
+    org.plan = "starter"
+    org.save()
+    make_connection(org, "aws")
+    make_connection(org, "azure")
+    with pytest.raises(PermissionDenied) as exc:
+        make_connection(org, "proxmox")
+    assert "need the Enterprise plan" in str(exc.value)
+    assert not Connection.objects.filter(provider="proxmox").exists()
+
+
+# --- Authorization and selection ------------------------------------------------------------------
+
+
+def test_one_connection_per_environment_and_provider(org, members, make_connection):
+    make_connection(org, "aws", name="aws-dev", environments=("development",))
+    with pytest.raises(ValidationError) as exc:
+        make_connection(org, "aws", name="aws-other", environments=("development",))
+    assert "aws-dev" in str(exc.value.message_dict["environments"])
+    assert not Connection.objects.filter(name="aws-other").exists()  # whole create rolled back
+
+
+def test_database_constraint_backs_the_rule(org, members, make_connection):
+    dev = Environment.objects.get(org=org, slug="development")
+    a = make_connection(org, "aws", name="aws-a", environments=("development",))
+    b = make_connection(org, "aws", name="aws-b")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConnectionAuthorization.objects.create(connection=b, environment=dev, org=org, provider="aws")
+    assert a.authorizations.count() == 1
+
+
+def test_selection_messages_word_for_word(org, members, make_connection):
+    with pytest.raises(NoConnectionAvailable) as exc:
+        select_connection(org, "production", "aws")
+    assert str(exc.value) == "No connection available for provider 'aws' in environment 'production'"
+    make_connection(org, "aws", name="aws-dev", environments=("development",))
+    with pytest.raises(ConnectionNotAuthorized) as exc:
+        select_connection(org, "production", "aws")
+    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
+    with pytest.raises(ConnectionNotAuthorized) as exc:
+        select_connection(org, "production", "aws", connection="aws-dev")
+    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
+    selection = select_connection(org, "development", "aws")
+    assert selection.connection.name == "aws-dev" and "authorized for environment 'development'" in selection.reason
+
+
+def test_selection_changes_take_effect_for_next_use(org, members, make_connection):
+    admin = members["admin"]
+    dev = Environment.objects.get(org=org, slug="development")
+    first = make_connection(org, "aws", name="aws-first", environments=("development",))
+    second = make_connection(org, "aws", name="aws-second")
+    assert select_connection(org, "development", "aws").connection == first
+    services.do_revoke_environment(first, dev, actor=admin)
+    services.do_authorize_environment(second, dev, actor=admin)
+    assert select_connection(org, "development", "aws").connection == second
+
+
+def test_deactivated_connections_are_never_selected(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+    services.do_set_active(conn, actor=members["admin"], active=False)
+    with pytest.raises(NoConnectionAvailable) as exc:
+        select_connection(org, "development", "aws")
+    assert str(exc.value) == "No connection available for provider 'aws' in environment 'development'"
+    with pytest.raises(NoConnectionAvailable):
+        with use_credentials(conn, actor=members["user"], environment="development"):
+            pass
+
+
+# --- Using credentials ----------------------------------------------------------------------------
+
+
+def test_use_credentials_audits_records_usage_and_materializes(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+    _, _, secrets = ("", {}, valid_examples()["aws"]["access_key"][1])
+    with use_credentials(conn, actor=members["user"], environment="development", purpose="run:1") as creds:
+        env = creds.materialize().env
+        assert env["AWS_SECRET_ACCESS_KEY"] == secrets["secret_access_key"]
+        assert secrets["secret_access_key"] not in repr(creds)
+    usage = ConnectionUsage.objects.get(connection=conn)
+    assert (usage.outcome, usage.environment, usage.purpose, usage.actor_label) == (
+        "success",
+        "development",
+        "run:1",
+        "user@acme.test",
+    )
+    event = AuditEvent.objects.get(action="connection.credentials_used")
+    assert event.environment == "development" and event.details["usage_id"] == usage.pk
+    conn.refresh_from_db()
+    assert conn.last_used_at is not None
+
+
+def test_viewer_cannot_use_credentials(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+    with pytest.raises(PermissionDenied):
+        with use_credentials(conn, actor=members["viewer"], environment="development"):
+            pass
+    assert not ConnectionUsage.objects.exists()
+
+
+def test_unauthorized_environment_is_refused(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+    with pytest.raises(ConnectionNotAuthorized) as exc:
+        with use_credentials(conn, actor=members["user"], environment="production"):
+            pass
+    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
+
+
+def test_no_audit_no_secret(org, members, make_connection, monkeypatch):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+
+    def broken_save(self, *args, **kwargs):
+        raise DatabaseError("audit down")
+
+    monkeypatch.setattr(AuditEvent, "save", broken_save)
+    released = []
+    with pytest.raises(Exception, match="audit event could not be recorded"):
+        with use_credentials(conn, actor=members["user"], environment="development") as creds:
+            released.append(creds)
+    assert released == [] and not ConnectionUsage.objects.exists()
+
+
+def test_failure_inside_use_is_recorded_masked(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
+    secret = valid_examples()["aws"]["access_key"][1]["secret_access_key"]
+    with pytest.raises(RuntimeError):
+        with use_credentials(conn, actor=members["user"], environment="development"):
+            raise RuntimeError(f"terraform failed with key {secret}")
+    usage = ConnectionUsage.objects.get()
+    assert usage.outcome == "failure" and secret not in usage.error and "[masked]" in usage.error
+
+
+def test_registry_reference_uses_the_cloud_connection(org, members, make_connection):
+    ecr = make_connection(org, "ecr", name="ecr-prod", environments=("production",))
+    assert ecr.cloud_connection.name == "aws-production"
+    with use_credentials(ecr, actor=members["user"], environment="production") as creds:
+        env = creds.materialize().env
+    assert env["AWS_ACCESS_KEY_ID"] == valid_examples()["aws"]["access_key"][0]["access_key_id"]
+    assert ConnectionUsage.objects.filter(connection=ecr.cloud_connection).exists()
+
+
+# --- Rotation and updates -------------------------------------------------------------------------
+
+
+def test_rotate_replaces_only_given_secrets_and_ignores_placeholders(org, members, make_connection):
+    conn = make_connection(org, "proxmox", name="pve", environments=("production",))
+    before = dict(conn.secret_fingerprints)
+    new_token = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+    conn = services.do_rotate_credentials(
+        conn, actor=members["admin"], secrets={"token": new_token, "ssh_password": "***"}
+    )
+    assert conn.secret_fingerprints["token"] != before["token"]
+    assert conn.secret_fingerprints.get("ssh_password") == before.get("ssh_password")
+    with use_credentials(conn, actor=members["admin"], environment="production") as creds:
+        assert creds.secrets["token"] == new_token
+    with pytest.raises(ValidationError):
+        services.do_rotate_credentials(conn, actor=members["admin"], secrets={"token": "***"})
+
+
+def test_update_public_fields_never_touches_secrets(org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-dev")
+    envelope = conn.secrets_envelope
+    conn = services.do_update_connection(conn, actor=members["admin"], config={"region": "eu-west-1"})
+    assert conn.config["region"] == "eu-west-1" and conn.secrets_envelope == envelope
+    with pytest.raises(ValidationError) as exc:
+        services.do_update_connection(conn, actor=members["admin"], config={"secret_access_key": "x" * 40})
+    assert "config.secret_access_key" in exc.value.message_dict
+
+
+def test_tampered_or_copied_ciphertext_fails_loudly(org, members, make_connection):
+    a = make_connection(org, "github", name="gh-a", environments=("development",))
+    b = make_connection(org, "gitlab", name="gl-b", environments=("development",))
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE connections_connection SET secrets_envelope = %s WHERE id = %s",
+            [a.secrets_envelope, b.pk.hex if db_connection.vendor == "sqlite" else b.pk],
+        )
+    b.refresh_from_db()
+    with pytest.raises(crypto.DecryptionError) as exc:
+        with use_credentials(b, actor=members["admin"], environment="development"):
+            pass
+    assert "could not be decrypted" in str(exc.value)
+
+
+# --- Deletion -------------------------------------------------------------------------------------
+
+
+def test_deletion_preview_and_blocking_reference(org, members, make_connection):
+    admin = members["admin"]
+    ecr = make_connection(org, "ecr", name="ecr-prod", environments=("production",))
+    aws = ecr.cloud_connection
+    preview = services.deletion_preview(aws, actor=members["viewer"]).as_dict()
+    assert preview["can_delete"] is False
+    assert preview["blocking"]["connections"]["items"] == ["ecr-prod"]
+    assert preview["blocking"]["terraform_projects"]["count"] == 0
+    assert set(preview["will_delete"]) >= {"roles", "cost_records", "sync_jobs", "authorizations", "usage"}
+    with pytest.raises(ValidationError):
+        services.do_delete_connection(aws, actor=admin)
+    services.do_delete_connection(ecr, actor=admin)
+    services.do_delete_connection(aws, actor=admin)
+    assert not Connection.objects.filter(org=org).exists()
+    assert AuditEvent.objects.filter(action="connection.deleted").count() == 2
+
+
+# --- Concurrency (real PostgreSQL row locks; SQLite serializes writers) ---------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rotations_leave_one_of_the_two_values(org, members, make_connection):
+    conn = make_connection(org, "github", name="gh-race", environments=("development",))
+    values = ["ghp_" + "A" * 36, "ghp_" + "B" * 36]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def rotate(value: str) -> None:
+        try:
+            barrier.wait()
+            services.do_rotate_credentials(
+                Connection.objects.get(pk=conn.pk), actor=members["admin"], secrets={"token": value}
+            )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    threads = [threading.Thread(target=rotate, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    conn.refresh_from_db()
+    assert conn.secrets_version == 3  # created (1) + two rotations, neither lost
+    with use_credentials(conn, actor=members["admin"], environment="development") as creds:
+        assert creds.secrets["token"] in values
