@@ -1,0 +1,160 @@
+"""Admin screens for connections. Secrets are never shown; they change only through rotate (pages/API).
+
+Rows are limited to organizations where the staff user may manage connections (policy module), and
+every change goes through a service so it is audited like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+from guardian.admin import GuardedModelAdminMixin
+
+from accounts.admin import OrgScopedAdmin
+from accounts.policy import Action
+
+from . import services
+from .models import Connection, ConnectionAuthorization, ConnectionUsage
+
+
+class AuthorizationInline(admin.TabularInline):
+    model = ConnectionAuthorization
+    extra = 0
+    fields = ["environment", "created_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
+    admin_action = Action.MANAGE_CONNECTIONS
+    list_display = [
+        "name",
+        "org",
+        "provider",
+        "auth_method",
+        "status",
+        "health_status",
+        "last_used_at",
+        "credentials_rotated_at",
+    ]
+    list_filter = ["provider", "category", "status", "health_status", "org"]
+    search_fields = ["name", "org__slug", "description"]
+    list_select_related = ["org"]
+    exclude = ["secrets_envelope"]
+    readonly_fields = [
+        "id",
+        "org",
+        "name",
+        "provider",
+        "category",
+        "auth_method",
+        "public_config",
+        "secret_fields",
+        "external_id",
+        "cloud_connection",
+        "status",
+        "health_status",
+        "last_checked_at",
+        "last_check_error",
+        "last_used_at",
+        "credentials_rotated_at",
+        "secrets_key_id",
+        "created_by",
+        "updated_by",
+        "created_at",
+        "updated_at",
+    ]
+    fields = ["description", *readonly_fields]
+    inlines = [AuthorizationInline]
+    actions = ["activate", "deactivate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # creation needs the provider's form (pages) or the API
+
+    @admin.display(description="Config (public fields)")
+    def public_config(self, obj: Connection) -> str:
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", sorted(obj.config.items())) or "-"
+
+    @admin.display(description="Secret fields set (fingerprints)")
+    def secret_fields(self, obj: Connection) -> str:
+        return format_html_join("", "<div>{} <code>{}</code></div>", sorted(obj.secret_fingerprints.items())) or "-"
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        try:
+            services.do_update_connection(obj, actor=request.user, description=form.cleaned_data["description"])
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        try:
+            services.do_delete_connection(obj, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
+        for obj in queryset:
+            services.do_set_active(obj, actor=request.user, active=active)
+        self.message_user(request, f"{'Activated' if active else 'Deactivated'} {queryset.count()} connection(s).")
+
+    @admin.action(description="Activate selected connections")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate selected connections")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, False)
+
+
+@admin.register(ConnectionAuthorization)
+class ConnectionAuthorizationAdmin(OrgScopedAdmin):
+    admin_action = Action.MANAGE_CONNECTIONS
+    list_display = ["connection", "environment", "provider", "org", "created_by", "created_at"]
+    list_filter = ["provider", "org"]
+    search_fields = ["connection__name", "environment__slug"]
+    list_select_related = ["connection", "environment", "org", "created_by"]
+    readonly_fields = ["connection", "environment", "org", "provider", "created_by", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: ConnectionAuthorization) -> None:
+        services.do_revoke_environment(obj.connection, obj.environment, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset.select_related("connection", "environment"):
+            self.delete_model(request, obj)
+
+
+@admin.register(ConnectionUsage)
+class ConnectionUsageAdmin(OrgScopedAdmin):
+    admin_action = Action.VIEW
+    list_display = ["created_at", "connection", "environment", "actor_label", "purpose", "outcome"]
+    list_filter = ["outcome", "org"]
+    search_fields = ["connection__name", "actor_label", "purpose", "resource"]
+    date_hierarchy = "created_at"
+    list_select_related = ["connection"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
