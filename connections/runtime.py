@@ -133,7 +133,9 @@ class Credentials:
         return dict(self._secrets)
 
     def materialize(self) -> Materialized:
-        """Environment variables and files for a child process (the provider module decides which)."""
+        """Environment variables and files for a child process (the provider module decides which).
+
+        Write it with `Materialized.write(private_tmpdir)`: files 0600, placeholders resolved."""
         spec = self.connection.provider_spec
         ref_materialized = self.ref.materialize() if self.ref is not None else None
         ref_config = self.ref.config if self.ref is not None else None
@@ -142,9 +144,11 @@ class Credentials:
         )
 
     def sensitive_values(self) -> list[str]:
+        """Every secret plus values derived from them (e.g. Docker's base64 auth) for the masker."""
         values = masking.secret_values(self._secrets)
         if self.ref is not None:
             values.extend(self.ref.sensitive_values())
+        values.extend(self.materialize().sensitive)
         return values
 
 

@@ -1,0 +1,54 @@
+"""DigitalOcean: a personal access token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import validators as v
+from .base import AuthMethod, Field, Materialized, Provider
+
+REGION_CHOICES = tuple(
+    (code, label)
+    for code, label in (
+        ("nyc1", "New York 1"), ("nyc2", "New York 2"), ("nyc3", "New York 3"), ("sfo2", "San Francisco 2"),
+        ("sfo3", "San Francisco 3"), ("tor1", "Toronto 1"), ("atl1", "Atlanta 1"), ("ams3", "Amsterdam 3"),
+        ("lon1", "London 1"), ("fra1", "Frankfurt 1"), ("sgp1", "Singapore 1"), ("blr1", "Bangalore 1"),
+        ("syd1", "Sydney 1"),
+    )
+)  # fmt: skip
+
+
+class DigitalOceanProvider(Provider):
+    """DigitalOcean team connection through an API token."""
+
+    code = "digitalocean"
+    label = "DigitalOcean"
+    category = "cloud"
+    description = "DigitalOcean teams through a personal access token."
+    icon = "DO"
+    color = "#0080ff"
+    test_description = "GET /v2/account."
+    auth_methods = (AuthMethod("api_token", "API token", "A personal access token with the scopes your runs need."),)
+    fields = (
+        Field("region", "Default region", "choice", required=False, choices=REGION_CHOICES),
+        Field(
+            "token", "API token", "string", secret=True, validators=(v.digitalocean_token,), placeholder="dop_v1_..."
+        ),
+    )
+    summary_fields = ("region",)
+
+    def _materialize(
+        self,
+        auth_method: str,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+        *,
+        ref: Materialized | None,
+        ref_config: dict[str, Any],
+    ) -> Materialized:
+        out = Materialized()
+        out.set_secret_env("DIGITALOCEAN_TOKEN", secrets["token"])
+        out.set_secret_env("DIGITALOCEAN_ACCESS_TOKEN", secrets["token"])  # doctl's name
+        if config.get("region"):
+            out.set_env("DIGITALOCEAN_REGION", config["region"])
+        return out

@@ -1,0 +1,85 @@
+"""Amazon ECR: a registry reached with the credentials of an existing AWS connection."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import validators as v
+from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized, ProviderValidationError
+
+_REGISTRY = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+def ecr_registry_url(value: Any) -> str:
+    """``<account>.dkr.ecr.<region>.amazonaws.com``; a pasted https:// or trailing slash is removed."""
+    value = str(value).strip().removeprefix("https://").rstrip("/")
+    match = _REGISTRY.match(value)
+    if not match or match.group(2) not in v.AWS_REGIONS:
+        raise FieldError("Must look like 123456789012.dkr.ecr.us-east-1.amazonaws.com.")
+    return value
+
+
+def registry_host(account_id: str, region: str) -> str:
+    """The private registry host of an account in a region (China regions use .amazonaws.com.cn)."""
+    suffix = ".cn" if region.startswith("cn-") else ""
+    return f"{account_id}.dkr.ecr.{region}.amazonaws.com{suffix}"
+
+
+class EcrProvider(CloudConnectionProvider):
+    """ECR connection: stores no secret; borrows an AWS connection's credentials at run time."""
+
+    code = "ecr"
+    label = "Amazon ECR"
+    category = "registry"
+    description = "Amazon Elastic Container Registry, through one of your AWS connections."
+    icon = "ECR"
+    color = "#ff9900"
+    test_description = "ecr:GetAuthorizationToken with the AWS connection."
+    auth_methods = (
+        AuthMethod(
+            "cloud_connection", "AWS connection", "Use the credentials of an AWS connection.", stores_secret=False
+        ),
+    )
+    fields = (
+        Field("cloud_connection", "AWS connection", "connection_ref", ref_providers=("aws",),
+              help_text="Name of the AWS connection whose credentials reach the registry."),
+        Field("region", "Region", "string", required=False, validators=(v.aws_region,),
+              help_text="Defaults to the AWS connection's region."),
+        Field("registry_url", "Registry", "string", required=False, validators=(ecr_registry_url,),
+              placeholder="123456789012.dkr.ecr.us-east-1.amazonaws.com",
+              help_text="Defaults to the AWS connection's account registry in the region."),
+    )  # fmt: skip
+    summary_fields = ("cloud_connection", "region", "registry_url")
+
+    def clean_extra(
+        self, auth_method: str, config: dict[str, Any], secrets: dict[str, Any], *, partial: bool = False
+    ) -> None:
+        """A registry in one region with a region setting for another would make every push fail."""
+        registry, region = config.get("registry_url"), config.get("region")
+        if registry and region:
+            registry_region = _REGISTRY.match(registry).group(2)  # type: ignore[union-attr]
+            if registry_region != region:
+                raise ProviderValidationError(
+                    {"registry_url": [f"This registry is in {registry_region}, not in the region {region}."]}
+                )
+
+    def _own_materialized(
+        self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]
+    ) -> Materialized:
+        out = Materialized()
+        registry = config.get("registry_url")
+        region = (
+            config.get("region")
+            or (_REGISTRY.match(registry).group(2) if registry else None)  # type: ignore[union-attr]
+            or ref_config.get("region")
+            or ref.env.get("AWS_REGION")
+            or "us-east-1"
+        )
+        out.set_env("AWS_REGION", region)
+        out.set_env("AWS_DEFAULT_REGION", region)
+        if not registry and ref_config.get("account_id"):
+            registry = registry_host(ref_config["account_id"], region)
+        if registry:
+            out.set_env("ECR_REGISTRY", registry)
+        return out

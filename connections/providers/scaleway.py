@@ -1,0 +1,52 @@
+"""Scaleway: an API key (access key + secret key) scoped to an organization and optionally a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import validators as v
+from .base import AuthMethod, Field, Materialized, Provider
+
+REGION_CHOICES = (("fr-par", "Paris"), ("nl-ams", "Amsterdam"), ("pl-waw", "Warsaw"))
+
+
+class ScalewayProvider(Provider):
+    """Scaleway organization connection through an IAM API key."""
+
+    code = "scaleway"
+    label = "Scaleway"
+    category = "cloud"
+    description = "Scaleway organizations and projects through an IAM API key."
+    icon = "SCW"
+    color = "#4f0599"
+    test_description = "GET the API key's own IAM record."
+    auth_methods = (AuthMethod("api_token", "API key", "An IAM API key: access key and secret key."),)
+    fields = (
+        Field("access_key", "Access key", "string", validators=(v.scaleway_access_key,),
+              placeholder="SCWXXXXXXXXXXXXXXXXX"),
+        Field("organization_id", "Organization ID", "string", validators=(v.guid,)),
+        Field("project_id", "Project ID", "string", required=False, validators=(v.guid,),
+              help_text="Defaults to the organization's default project."),
+        Field("region", "Default region", "choice", default="fr-par", choices=REGION_CHOICES),
+        Field("secret_key", "Secret key", "string", secret=True, validators=(v.guid,)),
+    )  # fmt: skip
+    summary_fields = ("organization_id", "region")
+
+    def _materialize(
+        self,
+        auth_method: str,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+        *,
+        ref: Materialized | None,
+        ref_config: dict[str, Any],
+    ) -> Materialized:
+        out = Materialized()
+        out.set_env("SCW_ACCESS_KEY", config["access_key"])
+        out.set_secret_env("SCW_SECRET_KEY", secrets["secret_key"])
+        out.set_env("SCW_DEFAULT_ORGANIZATION_ID", config["organization_id"])
+        # An organization's default project has the organization's own ID.
+        out.set_env("SCW_DEFAULT_PROJECT_ID", config.get("project_id") or config["organization_id"])
+        out.set_env("SCW_DEFAULT_REGION", config["region"])
+        out.set_env("SCW_DEFAULT_ZONE", f"{config['region']}-1")
+        return out
