@@ -61,7 +61,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_fields(exc))
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
+        exc = exceptions.PermissionDenied(str(exc) or None, code=getattr(exc, "code", None))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, AuditWriteError):
