@@ -658,6 +658,16 @@ class Provider:
     ) -> Materialized:
         raise NotImplementedError(f"{type(self).__name__} does not implement _materialize().")
 
+    # -- connection test ---------------------------------------------------------------------------
+
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """Prove the credentials work against the provider's API (DESIGN.md "test" column).
+
+        `ctx` is a `connections.checks.CheckContext`; return a `CheckResult`, raise `CheckFailed` with
+        the provider's reason. Endpoints come only from `ctx` so tests can point them at loopback.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement check().")
+
     # -- description -------------------------------------------------------------------------------
 
     def as_dict(self) -> dict[str, Any]:
