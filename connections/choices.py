@@ -26,3 +26,13 @@ class UsageOutcomeChoices(models.TextChoices):
 
 # Credentials older than this are flagged "rotation due" on cards and in the API.
 ROTATION_PERIOD_DAYS = 90
+
+
+class RoleStatusChoices(models.TextChoices):
+    PENDING = "pending", "Pending"
+    VALIDATING = "validating", "Validating"
+    VALID = "valid", "Valid"
+    INVALID = "invalid", "Invalid"
+    DRIFT = "drift", "Drift"
+    EXPIRED = "expired", "Expired"
+    ERROR = "error", "Error"

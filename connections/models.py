@@ -15,13 +15,20 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from accounts.models import Environment, Organization
 from accounts.querysets import RestrictedQuerySet
 
-from .choices import ROTATION_PERIOD_DAYS, ConnectionStatusChoices, HealthStatusChoices, UsageOutcomeChoices
+from .choices import (
+    ROTATION_PERIOD_DAYS,
+    ConnectionStatusChoices,
+    HealthStatusChoices,
+    RoleStatusChoices,
+    UsageOutcomeChoices,
+)
 from .providers import CATEGORY_LABELS, get_provider
 
 __all__ = [
     "Connection",
     "ConnectionAuthorization",
     "ConnectionGroupObjectPermission",
+    "ConnectionRole",
     "ConnectionUsage",
     "ConnectionUserObjectPermission",
 ]
@@ -187,3 +194,46 @@ class ConnectionUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id} {self.outcome} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ConnectionRole(models.Model):
+    """An identity Terraform assumes through a connection: an AWS IAM role (ARN + session duration)
+    or an Azure service principal (client id + object id, no secret). Validation records what the
+    role is granted, what the code needs (detected), what is explicitly denied, and a status."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="roles")
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100, blank=True, help_text="A label, e.g. networking or compute.")
+    role_arn = models.CharField(max_length=2048, blank=True)
+    session_duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds, 900-43200 (AWS).")
+    client_id = models.CharField(max_length=36, blank=True)
+    object_id = models.CharField(max_length=36, blank=True)
+    status = models.CharField(max_length=16, choices=RoleStatusChoices.choices, default=RoleStatusChoices.PENDING)
+    granted_permissions = models.JSONField(default=list, blank=True)
+    detected_permissions = models.JSONField(default=list, blank=True)
+    denied_permissions = models.JSONField(default=list, blank=True)
+    missing_permissions = models.JSONField(default=list, blank=True)
+    validation_error = models.TextField(blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    last_valid_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["connection", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "role_arn"], condition=~models.Q(role_arn=""), name="role_unique_arn"
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "client_id"], condition=~models.Q(client_id=""), name="role_unique_client"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.role_arn or self.client_id or f"role {self.pk}"

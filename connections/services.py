@@ -461,7 +461,8 @@ def _terraform_projects(connection: Connection) -> DependentGroup:
 
 @register_deletion_dependent
 def _roles(connection: Connection) -> DependentGroup:
-    return DependentGroup("roles", "Connection roles", False, [], 0)
+    names = [str(role) for role in connection.roles.order_by("created_at")]
+    return DependentGroup("roles", "Connection roles", False, names, len(names))
 
 
 @register_deletion_dependent
