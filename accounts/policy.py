@@ -64,6 +64,21 @@ OBJECT_PERMISSIONS: dict[tuple[str, Action], str] = {
 }
 
 
+class SystemActor:
+    """The platform itself (scheduled health checks, key rotation). Not a user: it may only perform
+    the maintenance actions in SYSTEM_ACTIONS, in any organization, and is audited as "system"."""
+
+    is_authenticated = False
+    is_active = False
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = SystemActor()
+SYSTEM_ACTIONS = frozenset({Action.VIEW, Action.TEST_CONNECTION, Action.USE_CONNECTION, Action.MANAGE_ROLES})
+
+
 def register_object_permission(model_label: str, action: Action, perm: str) -> None:
     """Let an app declare which guardian permission grants `action` on one of its objects."""
     OBJECT_PERMISSIONS[(model_label, action)] = perm
@@ -132,6 +147,8 @@ def _object_grant(user: User, token: APIToken | None, action: Action, obj: Any) 
 def can(actor: Any, action: Action | str, obj: Any) -> bool:
     """May `actor` perform `action` on `obj` (an Organization or any object with an `org`)?"""
     action = Action(action)
+    if actor is SYSTEM:
+        return action in SYSTEM_ACTIONS and org_of(obj) is not None
     user, token = split_actor(actor)
     org = org_of(obj)
     if user is None or org is None:
@@ -148,6 +165,8 @@ def can(actor: Any, action: Action | str, obj: Any) -> bool:
 
 def visible(actor: Any, obj: Any) -> bool:
     """Whether the object exists for this actor at all (members see their organization's objects)."""
+    if actor is SYSTEM:
+        return org_of(obj) is not None
     return is_member(actor, org_of(obj))
 
 
