@@ -88,7 +88,7 @@ def load_secrets(connection: Connection) -> dict[str, Any]:
     return crypto.decrypt_json(connection.secrets_envelope, context=secret_context(connection))
 
 
-def _errors(exc: ProviderValidationError, prefix: str) -> ValidationError:
+def _errors(exc: ProviderValidationError, prefix: Callable[[str], str]) -> ValidationError:
     """Provider field errors keyed the way the API body is shaped (config.x / secrets.x)."""
     keyed: dict[str, list[str]] = {}
     for key, messages in exc.errors.items():
@@ -295,6 +295,12 @@ def do_update_connection(
             raise ValidationError({"name": f"A connection named '{name}' already exists in {connection.org.slug}."})
         changes["name"] = {"old": connection.name, "new": name}
         connection.name = name
+        # Connections that refer to this one by name (ECR, state backends) follow the rename.
+        for dependent in connection.dependents.select_for_update():
+            ref_field = dependent.provider_spec.ref_field(dependent.auth_method)
+            if ref_field is not None:
+                dependent.config = {**dependent.config, ref_field.name: name}
+                dependent.save(update_fields=["config", "updated_at"])
     if description is not None and description != connection.description:
         changes["description"] = {"old": connection.description, "new": description}
         connection.description = description

@@ -1,0 +1,365 @@
+"""Connections API serializers: shape and types only. The rules live in services and the provider modules.
+
+Secrets are write-only: `ConnectionSerializer.secrets` and `RotateSerializer.secrets` accept them, and
+no serializer here has a field that reads the encrypted envelope or a decrypted value. Responses say
+which secrets are set (`secret_fields`, `secret_fingerprints`), never what they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.reverse import reverse
+
+from ..models import Connection, ConnectionUsage
+from ..providers import UnknownProvider, get_provider
+
+# --- Errors (documentation only: accounts.api.errors builds the body) ---------------------------
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField(help_text="Machine-readable: invalid, permission_denied, plan_limit, not_found...")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Per-field messages, keyed like the request body (`name`, `config.region`, `secrets.token`).",
+    )
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    error = ApiErrorDetailSerializer()
+
+
+# --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
+
+
+class ProviderChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+
+
+class ProviderFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="Key in `config` (public) or `secrets` (secret) of a connection body.")
+    label = serializers.CharField()
+    kind = serializers.CharField(
+        help_text="string, text, integer, choice, url, json, pem, yaml, cidr, ip, connection_ref"
+    )
+    secret = serializers.BooleanField(help_text="Secret fields go in `secrets` and are never returned.")
+    required = serializers.BooleanField()
+    default = serializers.JSONField(allow_null=True)
+    help_text = serializers.CharField(allow_blank=True)
+    placeholder = serializers.CharField(allow_blank=True)
+    choices = ProviderChoiceSerializer(many=True)
+    auth_methods = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, help_text="Auth methods this field belongs to; null = all."
+    )
+    ref_providers = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="For connection_ref fields: providers the referenced connection may have.",
+    )
+    min_value = serializers.IntegerField(allow_null=True)
+    max_value = serializers.IntegerField(allow_null=True)
+
+
+class ProviderAuthMethodSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    help_text = serializers.CharField(allow_blank=True)
+    stores_secret = serializers.BooleanField()
+    external_id_required = serializers.BooleanField(
+        help_text="The platform generates an ExternalId, shown on the connection after creation."
+    )
+    fields = serializers.ListField(
+        child=serializers.CharField(), help_text="Names of the fields of this method's form."
+    )
+
+
+class ProviderSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The `provider` value of a connection.")
+    label = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    icon = serializers.CharField(allow_blank=True)
+    color = serializers.CharField()
+    requires_plan = serializers.CharField(help_text="Lowest plan that may create this provider's connections.")
+    summary_fields = serializers.ListField(child=serializers.CharField())
+    test_description = serializers.CharField(allow_blank=True)
+    auth_methods = ProviderAuthMethodSerializer(many=True)
+    fields = ProviderFieldSerializer(many=True)
+
+
+# --- Connections ----------------------------------------------------------------------------------
+
+
+def connection_url(request: Request | None, org_slug: str, name: str) -> str:
+    return reverse("connection-detail", kwargs={"org_slug": org_slug, "name": name}, request=request)
+
+
+def public_config(connection: Connection) -> dict[str, Any]:
+    """The config as shown: never a secret-field key (defence in depth), and the reference shown by the
+    referenced row's current name, which stays right when that connection is renamed."""
+    spec = connection.provider_spec
+    secret_names = {f.name for f in spec.fields if f.secret}
+    config = {key: value for key, value in connection.config.items() if key not in secret_names}
+    ref = spec.ref_field(connection.auth_method)
+    if ref is not None and connection.cloud_connection_id is not None:
+        config[ref.name] = connection.cloud_connection.name
+    return config
+
+
+class PublicConfigField(serializers.DictField):
+    """Writes a plain object (validated by the provider module in services); reads `public_config`."""
+
+    def get_attribute(self, instance: Connection) -> dict[str, Any]:
+        return public_config(instance)
+
+
+class EnvironmentSlugsField(serializers.ListField):
+    """Writes a list of slugs; reads the authorized slugs from the prefetched authorizations (no query per row)."""
+
+    child = serializers.CharField(max_length=63)
+
+    def get_attribute(self, instance: Connection) -> list[str]:
+        return sorted(auth.environment.slug for auth in instance.authorizations.all())
+
+
+class ConnectionHealthSerializer(serializers.Serializer):
+    status = serializers.CharField(source="health_status", help_text="unknown, healthy or unhealthy.")
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(source="last_check_error", allow_blank=True)
+    duration_ms = serializers.IntegerField(source="last_check_duration_ms", allow_null=True)
+
+
+class SummaryItemSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.JSONField()
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """Create body, PATCH body and the response, in one place.
+
+    Create takes name, provider, auth_method, description, config, secrets and environments. PATCH
+    takes name, description and config (partial); `secrets` in a PATCH is refused (rotate instead),
+    and provider, auth_method and environments may only be sent back unchanged (a client that PATCHes
+    the body it fetched keeps working). Names, field values, plan limits and uniqueness are checked by
+    `connections.services`, whose errors come back keyed like this body (`config.region`).
+    """
+
+    # Writable. No validators on `name`: the service checks slug rules and uniqueness in one place.
+    name = serializers.CharField(max_length=63, help_text="Lowercase letters, digits and dashes; unique per org.")
+    provider = serializers.CharField(max_length=32, help_text="A provider code from /api/v1/providers/.")
+    auth_method = serializers.CharField(max_length=32, help_text="One of the provider's auth method codes.")
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    config = PublicConfigField(
+        required=False,
+        default=dict,
+        help_text="Public (non-secret) fields. A connection_ref field holds the referenced connection's name.",
+    )
+    secrets = serializers.DictField(
+        write_only=True,
+        required=False,
+        default=dict,
+        help_text="Secret fields; create only, never returned. Change them with POST .../rotate/.",
+    )
+    environments = EnvironmentSlugsField(
+        required=False,
+        default=list,
+        help_text="Slugs of the environments the connection is authorized for. Change them with .../authorizations/.",
+    )
+
+    # Read-only.
+    provider_label = serializers.CharField(source="provider_spec.label", read_only=True)
+    secret_fields = serializers.ListField(
+        source="secret_fields_set",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Secret fields that are set.",
+    )
+    secret_fingerprints = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Keyed, non-reversible tag per secret field: it changes when the secret changes.",
+    )
+    health = ConnectionHealthSerializer(source="*", read_only=True)
+    rotation_due_at = serializers.DateTimeField(read_only=True)
+    rotation_overdue = serializers.BooleanField(read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
+    updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
+    summary = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connection
+        fields = [
+            "name",
+            "id",
+            "provider",
+            "provider_label",
+            "category",
+            "auth_method",
+            "description",
+            "config",
+            "secrets",
+            "secret_fields",
+            "secret_fingerprints",
+            "external_id",
+            "status",
+            "health",
+            "environments",
+            "last_used_at",
+            "credentials_rotated_at",
+            "rotation_due_at",
+            "rotation_overdue",
+            "created_by",
+            "updated_by",
+            "created_at",
+            "updated_at",
+            "summary",
+            "url",
+        ]
+        read_only_fields = [
+            "id",
+            "category",
+            "external_id",
+            "status",
+            "last_used_at",
+            "credentials_rotated_at",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"external_id": {"help_text": "AWS assume_role only: put it in the role's trust policy."}}
+
+    @extend_schema_field(SummaryItemSerializer(many=True))
+    def get_summary(self, obj: Connection) -> list[dict[str, Any]]:
+        shown = copy.copy(obj)  # summary() reads config: show the reference by its current name there too
+        shown.config = public_config(obj)
+        return [{"label": label, "value": value} for label, value in shown.summary()]
+
+    def get_url(self, obj: Connection) -> str:
+        return connection_url(self.context.get("request"), obj.org.slug, obj.name)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            self._check_update(self.instance, attrs)
+        return attrs
+
+    @staticmethod
+    def _check_update(connection: Connection, attrs: dict[str, Any]) -> None:
+        """Refuse what an update cannot change, naming the endpoint that can."""
+        errors: dict[str, str] = {}
+        if "secrets" in attrs:
+            errors["secrets"] = "Secrets cannot be changed by an update: send them to POST .../rotate/."
+        for key in ("provider", "auth_method"):
+            if key in attrs and attrs[key] != getattr(connection, key):
+                errors[key] = "Cannot be changed: create a new connection instead."
+        if "environments" in attrs:
+            current = {auth.environment.slug for auth in connection.authorizations.all()}
+            if set(attrs["environments"]) != current:
+                errors["environments"] = "Change environments through PUT .../authorizations/."
+        if errors:
+            raise serializers.ValidationError(errors)
+
+
+class RotateSerializer(serializers.Serializer):
+    secrets = serializers.DictField(
+        help_text="New values of some or all secret fields. Placeholders such as *** mean 'keep the stored value'."
+    )
+
+
+# --- Authorizations -------------------------------------------------------------------------------
+
+
+class EnvironmentAuthorizationSerializer(serializers.Serializer):
+    environment = serializers.CharField(help_text="Environment slug.")
+    name = serializers.CharField(help_text="Environment name.")
+    authorized = serializers.BooleanField()
+    authorized_at = serializers.DateTimeField(allow_null=True)
+    authorized_by = serializers.EmailField(allow_null=True)
+
+
+class AuthorizationSetSerializer(serializers.Serializer):
+    environments = serializers.ListField(
+        child=serializers.CharField(max_length=63),
+        allow_empty=True,
+        help_text="The complete set of environment slugs to authorize; others are revoked.",
+    )
+
+
+class AuthorizationAddSerializer(serializers.Serializer):
+    environment = serializers.CharField(max_length=63, help_text="Slug of the environment to authorize.")
+
+
+# --- Deletion preview -----------------------------------------------------------------------------
+
+
+class DependentGroupSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    items = serializers.ListField(child=serializers.CharField())
+
+
+class DeletionPreviewSerializer(serializers.Serializer):
+    connection = serializers.CharField()
+    can_delete = serializers.BooleanField()
+    blocking = serializers.DictField(
+        child=DependentGroupSerializer(), help_text="What must go first; any non-zero count blocks the deletion."
+    )
+    will_delete = serializers.DictField(child=DependentGroupSerializer(), help_text="What is deleted with it.")
+
+
+# --- Usage ----------------------------------------------------------------------------------------
+
+
+class ConnectionUsageSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label", read_only=True)
+
+    class Meta:
+        model = ConnectionUsage
+        fields = ["id", "created_at", "actor", "environment", "purpose", "resource", "outcome", "error"]
+        read_only_fields = fields
+
+
+# --- Selection ------------------------------------------------------------------------------------
+
+
+class SelectionQuerySerializer(serializers.Serializer):
+    provider = serializers.CharField(max_length=64, help_text="Provider code, e.g. aws.")
+    connection = serializers.CharField(
+        max_length=63, required=False, help_text="Check this connection instead of selecting automatically."
+    )
+
+    def validate_provider(self, value: str) -> str:
+        try:
+            return get_provider(value).code
+        except UnknownProvider as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+class SelectedConnectionSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connection
+        fields = ["name", "provider", "status", "url"]
+        read_only_fields = fields
+
+    def get_url(self, obj: Connection) -> str:
+        return connection_url(self.context.get("request"), obj.org.slug, obj.name)
+
+
+class SelectionSerializer(serializers.Serializer):
+    environment = serializers.CharField(source="environment.slug")
+    provider = serializers.CharField()
+    connection = SelectedConnectionSerializer()
+    role = serializers.SerializerMethodField(help_text="The connection role runs would use (none yet).")
+    reason = serializers.CharField(help_text="Why this connection was chosen.")
+
+    def get_role(self, obj: Any) -> dict[str, Any] | None:
+        return None if obj.role is None else {"name": str(obj.role)}

@@ -1,0 +1,33 @@
+"""django-filter sets for the connections API and pages.
+
+Provider, category, status and health accept repeated values (`?provider=aws&provider=gcp`) and
+answer 400 for a value that does not exist, so a typo never looks like "no connections".
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from .choices import ConnectionStatusChoices, HealthStatusChoices
+from .models import Connection
+from .providers import CATEGORY_CHOICES, PROVIDER_CHOICES
+
+
+class ConnectionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search (part of the name)")
+    provider = django_filters.MultipleChoiceFilter(choices=PROVIDER_CHOICES)
+    category = django_filters.MultipleChoiceFilter(choices=CATEGORY_CHOICES)
+    status = django_filters.MultipleChoiceFilter(choices=ConnectionStatusChoices.choices)
+    health_status = django_filters.MultipleChoiceFilter(choices=HealthStatusChoices.choices)
+    # One authorization per (connection, environment): the join cannot duplicate rows.
+    environment = django_filters.CharFilter(
+        field_name="authorizations__environment__slug", label="Authorized for environment (slug)"
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["provider", "category", "status", "health_status"]
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(name__icontains=value.strip())
