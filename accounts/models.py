@@ -20,6 +20,7 @@ __all__ = [
     "AuditEvent",
     "Environment",
     "Membership",
+    "Notification",
     "Organization",
     "OrganizationGroupObjectPermission",
     "OrganizationUserObjectPermission",
@@ -136,7 +137,7 @@ class Environment(models.Model):
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["org", "slug"]
+        ordering = ["slug"]
         constraints = [models.UniqueConstraint(fields=["org", "slug"], name="environment_unique_slug_per_org")]
 
     def __str__(self) -> str:
@@ -309,3 +310,32 @@ class AuditEvent(models.Model):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+class Notification(models.Model):
+    """Something an organization's admins should see (e.g. a connection started failing its health
+    check). Shown in the UI until dismissed; mailed and posted to a webhook when those are configured."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.WARNING)
+    title = models.CharField(max_length=200)
+    message = models.CharField(max_length=1000, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "dismissed_at"])]
+
+    def __str__(self) -> str:
+        return self.title

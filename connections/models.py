@@ -96,7 +96,7 @@ class Connection(models.Model):
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["org", "name"]
+        ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["org", "name"], name="connection_unique_name_per_org")]
         indexes = [models.Index(fields=["org", "provider"]), models.Index(fields=["org", "category"])]
         permissions = [

@@ -96,11 +96,15 @@ def select_connection(
         if not ConnectionAuthorization.objects.filter(connection=named, environment=env).exists():
             raise ConnectionNotAuthorized(not_authorized_message(named.name, env.slug))
         return Selection(named, env, provider, f"'{named.name}' was requested and is authorized for '{env.slug}'.")
-    auth = (
-        ConnectionAuthorization.objects.filter(environment=env, provider=provider)
-        .exclude(connection__status=ConnectionStatusChoices.INACTIVE)
-        .select_related("connection", "connection__org")
-        .first()
+    # (environment, provider) is unique, so no ordering is needed (and none is paid for).
+    auth = next(
+        iter(
+            ConnectionAuthorization.objects.filter(environment=env, provider=provider)
+            .exclude(connection__status=ConnectionStatusChoices.INACTIVE)
+            .select_related("connection", "connection__org")
+            .order_by()[:1]
+        ),
+        None,
     )
     if auth is not None:
         reason = f"'{auth.connection.name}' is the {provider} connection authorized for environment '{env.slug}'."

