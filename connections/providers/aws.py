@@ -2,12 +2,252 @@
 
 from __future__ import annotations
 
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import validators as v
-from .base import AuthMethod, Field, Materialized, Provider, ProviderValidationError
+from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
 
 _SECRET_ACCESS_KEY = "secret_access_key"
+
+#: Audience of the platform's OIDC assertion for AssumeRoleWithWebIdentity (what AWS docs tell IAM OIDC
+#: providers to accept as the client ID).
+WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+#: A test only needs the credentials for seconds; 900 s is the shortest session STS grants.
+CHECK_SESSION_SECONDS = 900
+_SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
+NO_ROLE_REASON = "Add a connection role (an IAM role ARN) before testing an assume-role connection."
+
+
+# --------------------------------------------------------------------------------------------------
+# Platform identity and trust policy
+# --------------------------------------------------------------------------------------------------
+
+
+def trust_policy(platform_account_id: str, external_id: str, *, partition: str = "aws") -> dict[str, Any]:
+    """The trust policy a customer pastes on their role so the platform (and only with this ExternalId) can assume it.
+
+    The principal is the platform's account root, so the platform can rotate its own runner roles
+    without customers editing their policies; the ExternalId condition is what stops another tenant of
+    the platform from pointing their connection at this role (the confused-deputy problem).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{platform_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
+_platform_account_lock = threading.Lock()
+_platform_account: str | None = None
+
+
+def platform_account_id() -> str:
+    """The AWS account the platform itself runs as: the ``PLATFORM_AWS_ACCOUNT_ID`` setting, else asked of STS.
+
+    The STS answer is cached for the life of the process (the platform's own identity does not move),
+    so rendering a trust policy on every page does not cost a network round trip. Raises the botocore
+    error when neither is available: without it no trust policy can be shown.
+    """
+    global _platform_account
+    from django.conf import settings
+
+    configured = getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", None)
+    if configured:
+        return str(configured)
+    with _platform_account_lock:
+        if _platform_account is None:
+            from ..aws_clients import client
+
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            _platform_account = str(client("sts", region=region).get_caller_identity()["Account"])
+        return _platform_account
+
+
+# --------------------------------------------------------------------------------------------------
+# Connection test helpers (shared by ECR and the S3 backend, which borrow an AWS connection)
+# --------------------------------------------------------------------------------------------------
+
+
+def scrub(text: str, *payloads: Any) -> str:
+    """`text` without any value of the given secret payloads nor any well-known secret format.
+
+    AWS messages do not normally echo secrets, but a reason ends up in the database and on a card, so
+    every reason built here passes through this before it leaves the provider.
+    """
+    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+
+    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
+        if len(value) >= MIN_REGISTERED_LENGTH:
+            text = text.replace(value, MASK)
+    return mask(text)
+
+
+def aws_call(call: Callable[..., Any], *args: Any, secrets: Any = None, what: str = "", **kwargs: Any) -> Any:
+    """Run one boto3 call; AWS's own error (code and message) becomes a `CheckFailed` reason.
+
+    `what` names the step for transport failures ("STS", "S3") since botocore's connection errors do
+    not say which service was being reached.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..checks import CheckFailed
+
+    try:
+        return call(*args, **kwargs)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code") or ""), str(error.get("Message") or "")
+        reason = f"{code}: {message}" if code and message else (message or code or str(exc))
+        raise CheckFailed(scrub(reason, secrets), details={"aws_error_code": code}) from None
+    except BotoCoreError as exc:
+        raise CheckFailed(scrub(f"Could not complete the {what or 'AWS'} call: {exc}", secrets)) from None
+
+
+def session_name(ctx: Any) -> str:
+    """A RoleSessionName that shows up in the customer's CloudTrail as who tested which connection."""
+    raw = f"platform-check-{ctx.org_slug}-{ctx.connection_name}"
+    return _SESSION_NAME_UNSAFE.sub("-", raw)[:64]
+
+
+def _temporary(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """STS `Credentials` as the keyword arguments of a boto3 session."""
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def role_arn_for(config: Mapping[str, Any], ctx: Any) -> str:
+    """The role an assume-role connection is tested with: ``config["role_arn"]``, else the connection's first role.
+
+    The connection itself has no role field (roles are added separately as connection roles), so the
+    test service passes the first role's ARN as ``ctx.role_arn``; a missing role is the user's next step,
+    not an error of ours.
+    """
+    from ..checks import CheckFailed
+
+    role_arn = config.get("role_arn") or getattr(ctx, "role_arn", None)
+    if not role_arn:
+        raise CheckFailed(NO_ROLE_REASON)
+    return str(role_arn)
+
+
+def _require_account(subject: str, actual: str, declared: str | None) -> None:
+    """`subject` ("The credentials belong", "The role belongs") must be in the declared account."""
+    from ..checks import CheckFailed
+
+    if declared and actual != declared:
+        raise CheckFailed(f"{subject} to account {actual}, not the declared account {declared}.")
+
+
+def assume_role(
+    role_arn: str, *, external_id: str, region: str, ctx: Any, account_id: str | None = None
+) -> tuple[dict[str, str], str]:
+    """AssumeRole with the platform's own identity and the connection's ExternalId.
+
+    Returns boto3 session credentials and the assumed-role ARN. The ExternalId is mandatory: a test
+    that succeeds without it would prove a trust policy that any platform tenant could abuse.
+    """
+    from ..checks import CheckFailed
+
+    try:
+        role_account = v.aws_role_arn_account(role_arn)
+    except FieldError:
+        raise CheckFailed(f"{role_arn} is not an IAM role ARN.") from None
+    _require_account("The role belongs", role_account, account_id)
+    if not external_id:
+        raise CheckFailed("This connection has no External ID; recreate it so the platform generates one.")
+    sts = ctx.aws_client("sts", region=region)  # the platform's identity (default credential chain)
+    response = aws_call(
+        sts.assume_role,
+        RoleArn=role_arn,
+        RoleSessionName=session_name(ctx),
+        ExternalId=external_id,
+        DurationSeconds=CHECK_SESSION_SECONDS,
+        what="STS AssumeRole",
+    )
+    return _temporary(response["Credentials"]), str(response["AssumedRoleUser"]["Arn"])
+
+
+def assume_role_with_web_identity(role_arn: str, *, region: str, ctx: Any) -> tuple[dict[str, str], str]:
+    """AssumeRoleWithWebIdentity with a fresh platform OIDC assertion (an unsigned STS call: no AWS keys)."""
+    from ..checks import CheckFailed
+
+    if ctx.sign_assertion is None:
+        raise CheckFailed("The platform's OIDC issuer is not configured, so no web identity token can be signed.")
+    token = ctx.sign_assertion(WEB_IDENTITY_AUDIENCE)
+    sts = ctx.aws_client("sts", region=region)
+    response = aws_call(
+        sts.assume_role_with_web_identity,
+        RoleArn=role_arn,
+        RoleSessionName=session_name(ctx),
+        WebIdentityToken=token,
+        DurationSeconds=CHECK_SESSION_SECONDS,
+        secrets=token,
+        what="STS AssumeRoleWithWebIdentity",
+    )
+    return _temporary(response["Credentials"]), str(response["AssumedRoleUser"]["Arn"])
+
+
+def session_credentials(
+    auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, external_id: str
+) -> tuple[dict[str, str], str]:
+    """Credentials (boto3 session kwargs) and the caller ARN for an AWS connection, whatever its auth method.
+
+    Every path proves the identity lives in the declared account, so a test never passes on the wrong one.
+    """
+    region = str(config.get("region") or "us-east-1")
+    account_id = config.get("account_id")
+    if auth_method == "access_key":
+        credentials = {
+            "aws_access_key_id": str(config.get("access_key_id") or secrets.get("access_key_id") or ""),
+            "aws_secret_access_key": str(secrets.get(_SECRET_ACCESS_KEY) or ""),
+        }
+        if secrets.get("session_token"):
+            credentials["aws_session_token"] = str(secrets["session_token"])
+        sts = ctx.aws_client("sts", region=region, credentials=credentials)
+        identity = aws_call(sts.get_caller_identity, secrets=secrets, what="STS GetCallerIdentity")
+        _require_account("The credentials belong", str(identity["Account"]), account_id)
+        return credentials, str(identity["Arn"])
+    if auth_method == "assume_role":
+        role_arn = role_arn_for(config, ctx)
+        return assume_role(role_arn, external_id=external_id, region=region, ctx=ctx, account_id=account_id)
+    if auth_method == "web_identity":
+        credentials, arn = assume_role_with_web_identity(str(config["role_arn"]), region=region, ctx=ctx)
+        _require_account("The role belongs", arn.split(":")[4], account_id)
+        return credentials, arn
+    from ..checks import CheckFailed
+
+    raise CheckFailed(f"Unknown AWS auth method {auth_method!r}.")
+
+
+def referenced_credentials(ctx: Any) -> tuple[dict[str, str], Mapping[str, Any]]:
+    """Credentials of the AWS connection an ECR/S3 connection borrows (``ctx.ref``), and that connection's config.
+
+    An assume-role reference is assumed here with its own ExternalId; its role comes from
+    ``ref.config["role_arn"]`` (the test service puts the referenced connection's first role there) or
+    ``ctx.role_arn``.
+    """
+    from ..checks import CheckFailed
+
+    ref = ctx.ref
+    if ref is None or ref.provider != "aws":
+        raise CheckFailed("The referenced AWS connection could not be loaded.")
+    credentials, _arn = session_credentials(
+        ref.auth_method, ref.config, ref.secrets, ctx, external_id=ref.external_id or ""
+    )
+    return credentials, ref.config
 
 
 class AwsProvider(Provider):
@@ -73,6 +313,19 @@ class AwsProvider(Provider):
                 raise ProviderValidationError(
                     {"role_arn": [f"The role belongs to account {role_account}, not {config['account_id']}."]}
                 )
+
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """STS proves the credentials: GetCallerIdentity for keys, AssumeRole(+ExternalId) or web identity otherwise.
+
+        Keys must also belong to the declared account: a card that names one account while runs land
+        in another is worse than a failed test.
+        """
+        from ..checks import CheckResult
+
+        config = self._with_defaults(auth_method, config)
+        _credentials, arn = session_credentials(auth_method, config, secrets, ctx, external_id=ctx.external_id)
+        verb = "Authenticated as" if auth_method == "access_key" else "Assumed"
+        return CheckResult(f"{verb} {arn}.", details={"arn": arn, "account_id": config["account_id"]})
 
     def _materialize(
         self,

@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
 FEDERATED_TOKEN_FILE = "azure-federated-token"
+#: The audience Microsoft Entra ID requires in a federated credential's assertion (its documented default).
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+# azure-identity wraps Entra ID's description in one of these; the description alone is the provider's reason.
+_WRAPPERS = (
+    re.compile(r"^Authentication failed:\s*(?P<text>.*)$", re.S),
+    re.compile(r"^Microsoft Entra ID error '\((?P<code>[^)]*)\)\s*(?P<text>.*)'$", re.S),
+)
+# Support details Entra ID appends to every description, on the same line or the next ones.
+_SUPPORT_TAIL = re.compile(r"\s*(?:Trace ID|Correlation ID|Timestamp):.*$", re.S)
+
+
+def ca_bundle() -> str | bool:
+    """TLS verification for Entra ID: the ``AZURE_CA_BUNDLE`` setting (a private CA, or a test fake), else on."""
+    from django.conf import settings
+
+    return getattr(settings, "AZURE_CA_BUNDLE", None) or True
+
+
+def entra_reason(message: str, *payloads: Any) -> str:
+    """The useful part of an Entra ID error: the ``AADSTS…`` description, without trace ids or secrets.
+
+    Entra ID appends Trace/Correlation IDs and a timestamp; they help support, not the user reading a
+    connection card (and make every failure look new), so they are cut.
+    """
+    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+
+    text = message.strip()
+    for wrapper in _WRAPPERS:
+        match = wrapper.match(text)
+        if match:
+            text = match.group("text").strip()
+    text = _SUPPORT_TAIL.sub("", text).strip() or "Microsoft Entra ID refused the credentials."
+    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
+        if len(value) >= MIN_REGISTERED_LENGTH:
+            text = text.replace(value, MASK)
+    return mask(text)
 
 
 class AzureProvider(Provider):
@@ -43,6 +81,55 @@ class AzureProvider(Provider):
               auth_methods=("client_secret",), help_text="The secret's Value (not its ID)."),
     )  # fmt: skip
     summary_fields = ("subscription_id", "region")
+
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """Acquire an ARM token for the service principal, as the azurerm provider does at the start of a run.
+
+        Instance discovery is disabled because the authority is the platform's configured one (sovereign
+        clouds, tests), never a host discovered from Microsoft's metadata.
+        """
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.identity import ClientAssertionCredential, ClientSecretCredential
+
+        from ..checks import CheckFailed, CheckResult
+
+        tenant_id, client_id = str(config["tenant_id"]), str(config["client_id"])
+        options: dict[str, Any] = {
+            "authority": ctx.endpoint("azure_authority"),
+            "disable_instance_discovery": True,
+            "connection_verify": ca_bundle(),
+            "connection_timeout": ctx.timeout,
+            "read_timeout": ctx.timeout,
+            "retry_total": 1,
+        }
+        assertions: list[str] = []
+        if auth_method == "client_secret":
+            credential: Any = ClientSecretCredential(tenant_id, client_id, str(secrets["client_secret"]), **options)
+        elif auth_method == "federated":
+            sign = ctx.sign_assertion
+            if sign is None:
+                raise CheckFailed("The platform's OIDC issuer is not configured, so no assertion can be signed.")
+
+            def assertion() -> str:
+                assertions.append(sign(FEDERATED_AUDIENCE))
+                return assertions[-1]
+
+            credential = ClientAssertionCredential(tenant_id, client_id, func=assertion, **options)
+        else:
+            raise CheckFailed(f"Unknown Azure auth method {auth_method!r}.")
+        scope = f"{ctx.endpoint('azure_management')}/.default"
+        try:
+            with credential:
+                token = credential.get_token(scope)
+        except ClientAuthenticationError as exc:
+            raise CheckFailed(entra_reason(exc.message or str(exc), secrets, assertions)) from None
+        except AzureError as exc:
+            reason = entra_reason(exc.message or str(exc), secrets, assertions)
+            raise CheckFailed(f"Could not reach Microsoft Entra ID: {reason}") from None
+        return CheckResult(
+            f"Service principal {client_id} obtained a token in tenant {tenant_id}.",
+            details={"tenant_id": tenant_id, "client_id": client_id, "expires_on": token.expires_on},
+        )
 
     def _materialize(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from . import validators as v
@@ -64,18 +65,42 @@ class EcrProvider(CloudConnectionProvider):
                     {"registry_url": [f"This registry is in {registry_region}, not in the region {region}."]}
                 )
 
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """ecr:GetAuthorizationToken with the AWS connection's credentials: exactly what ``docker login`` needs.
+
+        The token itself is a registry password and is never returned; only the proxy endpoint is shown.
+        """
+        from ..checks import CheckFailed, CheckResult
+        from .aws import aws_call, referenced_credentials
+
+        credentials, ref_config = referenced_credentials(ctx)
+        region = self._region(config, ref_config)
+        ecr = ctx.aws_client("ecr", region=region, credentials=credentials)
+        response = aws_call(ecr.get_authorization_token, secrets=credentials, what="ECR GetAuthorizationToken")
+        data = response.get("authorizationData") or []
+        if not data:
+            raise CheckFailed("ECR returned no authorization data for this account.")
+        proxy = str(data[0].get("proxyEndpoint") or "")
+        return CheckResult(f"Registry login works for {proxy}.", details={"proxy_endpoint": proxy, "region": region})
+
+    @staticmethod
+    def _region(config: Mapping[str, Any], ref_config: Mapping[str, Any], ref_env_region: str | None = None) -> str:
+        """The registry region: set explicitly, implied by the registry host, or the AWS connection's region."""
+        registry = config.get("registry_url")
+        return str(
+            config.get("region")
+            or (_REGISTRY.match(registry).group(2) if registry else None)  # type: ignore[union-attr]
+            or ref_config.get("region")
+            or ref_env_region
+            or "us-east-1"
+        )
+
     def _own_materialized(
         self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]
     ) -> Materialized:
         out = Materialized()
         registry = config.get("registry_url")
-        region = (
-            config.get("region")
-            or (_REGISTRY.match(registry).group(2) if registry else None)  # type: ignore[union-attr]
-            or ref_config.get("region")
-            or ref.env.get("AWS_REGION")
-            or "us-east-1"
-        )
+        region = self._region(config, ref_config, ref.env.get("AWS_REGION"))
         out.set_env("AWS_REGION", region)
         out.set_env("AWS_DEFAULT_REGION", region)
         if not registry and ref_config.get("account_id"):

@@ -2,14 +2,192 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
 CREDENTIALS_FILE = "gcp-credentials.json"
 OIDC_TOKEN_FILE = "gcp-oidc-token"
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+#: A test token only has to live for the few requests of the test.
+CHECK_TOKEN_LIFETIME = "300s"
+
+
+# --------------------------------------------------------------------------------------------------
+# Connection test helpers (shared by GCR and the GCS backend, which borrow a GCP connection)
+# --------------------------------------------------------------------------------------------------
+
+
+def scrub(text: str, *payloads: Any) -> str:
+    """`text` without any value of the given secret payloads (key JSON lines included) or known secret format."""
+    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+
+    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
+        if len(value) >= MIN_REGISTERED_LENGTH:
+            text = text.replace(value, MASK)
+    return mask(text)
+
+
+def google_error(response: Any) -> str:
+    """Google's own words from an error response: ``{"error": {"message"}}`` (APIs) or OAuth's
+    ``{"error", "error_description"}``; the HTTP status when the body says nothing usable."""
+    try:
+        body = response.json()
+    except Exception:  # a proxy's HTML error page: the status is all we can honestly report
+        body = None
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            description = body.get("error_description")
+            return f"{error}: {description}" if description else error
+    return f"HTTP {response.status}"
+
+
+def google_request(ctx: Any, method: str, url: str, *, what: str, token: str = "", **kwargs: Any) -> Any:
+    """One call to a Google API through the guarded client; transport failures become `CheckFailed`.
+
+    Status handling is left to the caller, which knows what a 403 or 404 means at its step.
+    """
+    from ..checks import CheckFailed
+    from ..netguard import NetguardError
+
+    headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        return ctx.request(method, url, headers=headers, **kwargs)
+    except NetguardError as exc:
+        raise CheckFailed(scrub(f"Could not reach {what}: {exc}", token)) from None
+
+
+def _json_body(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"headers": {"Content-Type": "application/json"}, "body": json.dumps(data).encode()}
+
+
+def _form_body(data: Mapping[str, str]) -> dict[str, Any]:
+    return {"headers": {"Content-Type": "application/x-www-form-urlencoded"}, "body": urlencode(data).encode()}
+
+
+def service_account_token(key: Any, ctx: Any) -> tuple[str, str]:
+    """An access token from a service account key (JWT bearer grant through google-auth).
+
+    The key's own ``token_uri`` is replaced by the platform's configured endpoint: a key file is user
+    input, and honouring its token_uri would let a crafted key send our signed assertions anywhere.
+    Returns the token and the service account email.
+    """
+    from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+    from google.oauth2 import service_account
+
+    from ..checks import CheckFailed
+
+    try:
+        info = json.loads(key) if isinstance(key, str) else dict(key)
+        info["token_uri"] = ctx.endpoint("gcp_token")
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=[CLOUD_PLATFORM_SCOPE])
+    except (ValueError, TypeError, KeyError):
+        raise CheckFailed("The service account key cannot be read; upload the whole JSON key file again.") from None
+    try:
+        credentials.refresh(_token_transport(ctx.timeout))
+    except RefreshError as exc:
+        reason = exc.args[0] if exc.args else "the token request was refused"
+        raise CheckFailed(scrub(f"Google refused the service account key: {reason}", key)) from None
+    except (TransportError, GoogleAuthError) as exc:
+        raise CheckFailed(scrub(f"Could not reach Google's token endpoint: {exc}", key)) from None
+    return str(credentials.token), str(info.get("client_email") or "")
+
+
+def _token_transport(timeout: float) -> Any:
+    """google-auth's requests transport bounded by the check's time budget (its default waits two minutes)."""
+    from google.auth.transport.requests import Request
+
+    return functools.partial(Request(), timeout=timeout)
+
+
+def workload_identity_token(config: Mapping[str, Any], ctx: Any) -> tuple[str, str]:
+    """An access token for the configured service account through workload identity federation.
+
+    Done with two plain HTTP calls (not google-auth's ``identity_pool``) so both go through the guarded
+    client with the check's time budget, and each step's failure can be reported in Google's words:
+    STS token exchange of a fresh platform assertion, then IAM Credentials ``generateAccessToken``.
+    The assertion's audience is the provider's canonical name, which Google accepts by default.
+    """
+    from ..checks import CheckFailed
+
+    if ctx.sign_assertion is None:
+        raise CheckFailed("The platform's OIDC issuer is not configured, so no assertion can be signed.")
+    audience = f"//iam.googleapis.com/{config['workload_identity_provider']}"
+    assertion = ctx.sign_assertion(audience)
+    exchange = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "audience": audience,
+        "scope": CLOUD_PLATFORM_SCOPE,
+        "requested_token_type": ACCESS_TOKEN_TYPE,
+        "subject_token": assertion,
+        "subject_token_type": JWT_TOKEN_TYPE,
+    }
+    response = google_request(ctx, "POST", ctx.endpoint("gcp_sts"), what="Google STS", **_form_body(exchange))
+    if response.status != 200:
+        reason = scrub(google_error(response), assertion)
+        raise CheckFailed(f"Google STS refused the platform's token: {reason}")
+    federated = str(response.json().get("access_token") or "")
+    email = str(config["service_account_email"])
+    url = f"{ctx.endpoint('gcp_iam_credentials')}/v1/projects/-/serviceAccounts/{quote(email)}:generateAccessToken"
+    body = _json_body({"scope": [CLOUD_PLATFORM_SCOPE], "lifetime": CHECK_TOKEN_LIFETIME})
+    response = google_request(ctx, "POST", url, what="Google IAM Credentials", token=federated, **body)
+    if response.status != 200:
+        reason = scrub(google_error(response), federated, assertion)
+        raise CheckFailed(f"Cannot impersonate {email}: {reason}")
+    return str(response.json().get("accessToken") or ""), email
+
+
+def access_token(auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> tuple[str, str]:
+    """An OAuth access token and the identity it belongs to, for either GCP auth method."""
+    from ..checks import CheckFailed
+
+    if auth_method == "service_account_key":
+        return service_account_token(secrets.get("service_account_key") or "", ctx)
+    if auth_method == "workload_identity":
+        return workload_identity_token(config, ctx)
+    raise CheckFailed(f"Unknown GCP auth method {auth_method!r}.")
+
+
+def lookup_project(project_id: str, token: str, ctx: Any) -> dict[str, Any]:
+    """Resource Manager ``projects.get``: proves the identity can see the declared project.
+
+    Google answers 403 both for a project that does not exist and for one the caller may not see,
+    so the reason keeps Google's message and names the project.
+    """
+    from ..checks import CheckFailed
+
+    url = f"{ctx.endpoint('gcp_resource_manager')}/v1/projects/{quote(project_id, safe='')}"
+    response = google_request(ctx, "GET", url, what="Google Resource Manager", token=token)
+    if response.status != 200:
+        reason = scrub(google_error(response), token)
+        raise CheckFailed(f"Project {project_id}: {reason}", details={"status": response.status})
+    data = response.json()
+    return data if isinstance(data, dict) else {}
+
+
+def referenced_token(ctx: Any) -> tuple[str, Mapping[str, Any]]:
+    """An access token of the GCP connection a GCR/GCS connection borrows (``ctx.ref``), and its config."""
+    from ..checks import CheckFailed
+
+    ref = ctx.ref
+    if ref is None or ref.provider != "gcp":
+        raise CheckFailed("The referenced GCP connection could not be loaded.")
+    token, _identity = access_token(ref.auth_method, ref.config, ref.secrets, ctx)
+    return token, ref.config
 
 
 class GcpProvider(Provider):
@@ -48,6 +226,24 @@ class GcpProvider(Provider):
               auth_methods=("workload_identity",), placeholder="runner@my-project.iam.gserviceaccount.com"),
     )  # fmt: skip
     summary_fields = ("project_id",)
+
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """Get an access token, then look the project up with it.
+
+        A token alone proves the key or federation works; the lookup proves the identity can reach
+        the declared project, which is what runs will need.
+        """
+        from ..checks import CheckResult
+
+        token, identity = access_token(auth_method, config, secrets, ctx)
+        project_id = str(config["project_id"])
+        project = lookup_project(project_id, token, ctx)
+        number = project.get("projectNumber")
+        suffix = f" (number {number})" if number else ""
+        return CheckResult(
+            f"{identity} can access project {project_id}{suffix}.",
+            details={"identity": identity, "project_id": project_id, "project_number": number},
+        )
 
     def _materialize(
         self,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized
 
@@ -45,9 +48,61 @@ class GcrProvider(CloudConnectionProvider):
     )  # fmt: skip
     summary_fields = ("cloud_connection", "registry_url")
 
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """Registry login as ``docker login -u oauth2accesstoken`` does it, against the registry's token service.
+
+        The GCP connection's access token is the password; the registry's token service answers 200 with
+        a registry token only if Google accepts it, which is what every push and pull will rely on.
+        A pull scope on the project's namespace is requested, like a client about to pull; the returned
+        registry token is discarded.
+        """
+        from ..checks import CheckFailed, CheckResult
+        from .gcp import google_request, referenced_token, scrub
+
+        token, ref_config = referenced_token(ctx)
+        registry = str(config.get("registry_url") or "gcr.io")
+        project = str(ref_config.get("project_id") or "")
+        params = {"service": registry, "scope": f"repository:{project}/platform-check:pull"}
+        url = f"{token_endpoint(registry, ctx)}?{urlencode(params)}"
+        basic = base64.b64encode(f"oauth2accesstoken:{token}".encode()).decode()
+        response = google_request(ctx, "GET", url, what=registry, headers={"Authorization": f"Basic {basic}"})
+        if response.status != 200:
+            raise CheckFailed(
+                f"{registry} refused the GCP connection's token: {scrub(_registry_error(response), token)}"
+            )
+        return CheckResult(f"Registry login to {registry} works.", details={"registry": registry, "project": project})
+
     def _own_materialized(
         self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]
     ) -> Materialized:
         out = Materialized()
         out.set_env("GCR_REGISTRY", config["registry_url"])
         return out
+
+
+def token_endpoint(registry: str, ctx: Any) -> str:
+    """The registry's Docker token service: ``https://<registry>/v2/token``, unless redirected by configuration.
+
+    Each registry host (gcr.io, eu.gcr.io, LOCATION-docker.pkg.dev) has its own token service, so only
+    an explicitly configured ``gcr_token`` endpoint (tests, air-gapped mirrors) replaces it.
+    """
+    from ..checks import DEFAULT_ENDPOINTS
+
+    configured = ctx.endpoint("gcr_token")
+    if configured != DEFAULT_ENDPOINTS["gcr_token"]:
+        return configured
+    return f"https://{registry}/v2/token"
+
+
+def _registry_error(response: Any) -> str:
+    """Docker registry errors are ``{"errors": [{"code", "message"}]}``; fall back to Google's formats."""
+    from .gcp import google_error
+
+    try:
+        errors = response.json().get("errors")
+    except Exception:  # not JSON at all: google_error reports the status
+        errors = None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        return ": ".join(str(part) for part in (first.get("code"), first.get("message")) if part)
+    return google_error(response)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets as _random
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from . import validators as v
 from .base import AuthMethod, CloudConnectionProvider, Field, Materialized
@@ -39,6 +41,40 @@ class GcsBackendProvider(CloudConnectionProvider):
         if prefix:
             result["prefix"] = prefix
         return result
+
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """Get the bucket, then upload and delete a marker object under the prefix (JSON API).
+
+        Terraform writes state at the end of an apply, so read access alone would pass a test that
+        the first run then fails; the marker's random name keeps concurrent tests apart.
+        """
+        from ..checks import CheckFailed, CheckResult
+        from .gcp import google_error, google_request, referenced_token, scrub
+
+        token, _ref_config = referenced_token(ctx)
+        storage = ctx.endpoint("gcp_storage")
+        bucket = str(config["bucket"])
+        quoted_bucket = quote(bucket, safe="")
+        response = google_request(
+            ctx, "GET", f"{storage}/storage/v1/b/{quoted_bucket}", what="Cloud Storage", token=token
+        )
+        if response.status == 404:
+            raise CheckFailed(f"The bucket {bucket} does not exist.")
+        if response.status != 200:
+            raise CheckFailed(f"Bucket {bucket}: {scrub(google_error(response), token)}")
+        name = v.join_object_key(config.get("key_prefix"), f".platform-write-check-{_random.token_hex(8)}")
+        upload = f"{storage}/upload/storage/v1/b/{quoted_bucket}/o?{urlencode({'uploadType': 'media', 'name': name})}"
+        headers = {"Content-Type": "text/plain"}
+        response = google_request(ctx, "POST", upload, what="Cloud Storage", token=token, headers=headers, body=b"")
+        if response.status != 200:
+            raise CheckFailed(f"Cannot write gs://{bucket}/{name}: {scrub(google_error(response), token)}")
+        delete = f"{storage}/storage/v1/b/{quoted_bucket}/o/{quote(name, safe='')}"
+        response = google_request(ctx, "DELETE", delete, what="Cloud Storage", token=token)
+        if response.status not in (200, 204):
+            reason = scrub(google_error(response), token)
+            raise CheckFailed(f"Wrote gs://{bucket}/{name} but cannot delete it (remove it by hand): {reason}")
+        where = f"gs://{bucket}/{config.get('key_prefix') or ''}"
+        return CheckResult(f"Bucket reachable and {where} writable.", details={"bucket": bucket})
 
     def _own_materialized(
         self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets as _random
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,38 @@ class S3BackendProvider(CloudConnectionProvider):
             result["dynamodb_table"] = config["dynamodb_table"]
         return result
 
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+        """HeadBucket, then write and delete a marker object under the prefix with the AWS connection's credentials.
+
+        Reading the bucket is not enough: Terraform fails at the end of an apply if it cannot write the
+        state, which is the worst moment to find out. The marker has a random name so concurrent tests
+        never collide, and it is deleted at once.
+        """
+        from ..checks import CheckFailed, CheckResult
+        from .aws import aws_call, referenced_credentials
+
+        credentials, _ref_config = referenced_credentials(ctx)
+        bucket, region = str(config["bucket"]), str(config["region"])
+        s3 = ctx.aws_client("s3", region=region, credentials=credentials)
+        try:
+            aws_call(s3.head_bucket, Bucket=bucket, secrets=credentials, what="S3 HeadBucket")
+        except CheckFailed as exc:
+            raise CheckFailed(_head_bucket_reason(bucket, region, exc), details=exc.details) from None
+        key = v.join_object_key(config.get("key_prefix"), f".platform-write-check-{_random.token_hex(8)}")
+        try:
+            aws_call(s3.put_object, Bucket=bucket, Key=key, Body=b"", secrets=credentials, what="S3 PutObject")
+        except CheckFailed as exc:
+            raise CheckFailed(f"Cannot write to s3://{bucket}/{key}: {exc.reason}", details=exc.details) from None
+        try:
+            aws_call(s3.delete_object, Bucket=bucket, Key=key, secrets=credentials, what="S3 DeleteObject")
+        except CheckFailed as exc:
+            raise CheckFailed(
+                f"Wrote s3://{bucket}/{key} but cannot delete it (remove it by hand): {exc.reason}",
+                details=exc.details,
+            ) from None
+        where = f"s3://{bucket}/{config.get('key_prefix') or ''}"
+        return CheckResult(f"Bucket reachable and {where} writable.", details={"bucket": bucket, "region": region})
+
     def _own_materialized(
         self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]
     ) -> Materialized:
@@ -56,3 +89,15 @@ class S3BackendProvider(CloudConnectionProvider):
         if config.get("dynamodb_table"):
             out.set_env("TF_BACKEND_DYNAMODB_TABLE", config["dynamodb_table"])
         return out
+
+
+def _head_bucket_reason(bucket: str, region: str, exc: Any) -> str:
+    """HeadBucket errors carry only an HTTP status as code (no body), so say what each one means."""
+    code = exc.details.get("aws_error_code")
+    if code in ("404", "NoSuchBucket"):
+        return f"The bucket {bucket} does not exist."
+    if code in ("403", "AccessDenied"):
+        return f"Access to the bucket {bucket} is denied for the AWS connection's identity."
+    if code in ("301", "PermanentRedirect"):
+        return f"The bucket {bucket} is not in {region}."
+    return exc.reason
