@@ -1,0 +1,36 @@
+"""Presentation helpers shared by every app's templates: form fields and JSON.
+
+{% load ui_tags %}
+{% form_field form.slug %}              label, input, help text and errors, wired with aria-describedby
+{{ event.details|compact_json }}        one-line JSON for tables
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.forms import BoundField
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/field.html")
+def form_field(
+    field: BoundField, hide_label: bool = False, css_class: str = "", optional_marker: bool = True
+) -> dict[str, Any]:
+    """One form field the accessible way; Django sets aria-describedby/aria-invalid on the widget and
+    the template gives the help text and error list the ids it points to.
+
+    `optional_marker=False` drops "(optional)" where every field is optional anyway (filter forms).
+    """
+    return {"field": field, "hide_label": hide_label, "css_class": css_class, "optional_marker": optional_marker}
+
+
+@register.filter
+def compact_json(value: Any) -> str:
+    """Audit details as one short, stable line (sorted keys, no spaces) for a table cell."""
+    if value in (None, "", {}, []):
+        return ""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,55 @@
+"""Page routes (server-rendered): sign-in and password reset, then everything under /o/<org_slug>/.
+
+Page route names use underscores (`environment_list`) so they never collide with the API router's
+dashed names (`environment-list`), which live in the same (un-namespaced) URL space.
+"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+auth_patterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password-change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password-change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+]
+
+org_patterns = [
+    path("o/<slug:org_slug>/", views.OrgHomeView.as_view(), name="org_home"),
+    path("o/<slug:org_slug>/environments/", views.EnvironmentListView.as_view(), name="environment_list"),
+    path("o/<slug:org_slug>/environments/new/", views.EnvironmentCreateView.as_view(), name="environment_create"),
+    path(
+        "o/<slug:org_slug>/environments/<slug:env_slug>/edit/",
+        views.EnvironmentEditView.as_view(),
+        name="environment_edit",
+    ),
+    path(
+        "o/<slug:org_slug>/environments/<slug:env_slug>/delete/",
+        views.EnvironmentDeleteView.as_view(),
+        name="environment_delete",
+    ),
+    path("o/<slug:org_slug>/members/", views.MemberListView.as_view(), name="member_list"),
+    path("o/<slug:org_slug>/members/add/", views.MemberAddView.as_view(), name="member_add"),
+    path("o/<slug:org_slug>/members/<int:pk>/role/", views.MemberRoleView.as_view(), name="member_role"),
+    path("o/<slug:org_slug>/members/<int:pk>/remove/", views.MemberRemoveView.as_view(), name="member_remove"),
+    path("o/<slug:org_slug>/tokens/", views.TokenListView.as_view(), name="token_list"),
+    path("o/<slug:org_slug>/tokens/new/", views.TokenCreateView.as_view(), name="token_create"),
+    path("o/<slug:org_slug>/tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token_revoke"),
+    path("o/<slug:org_slug>/audit/", views.AuditListView.as_view(), name="audit_list"),
+]
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    *auth_patterns,
+    *org_patterns,
+]

@@ -1,0 +1,425 @@
+"""Server-rendered pages of the accounts app: sign-in, organization home, environments, members,
+API tokens and the audit trail.
+
+Views are thin (NetBox style): lists start from `.restrict()`, permission checks come from
+`OrgPageMixin` and the policy module, and every change goes through a `do_*` service. Destructive
+actions are POST-only behind a confirmation page; every page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.generic import TemplateView
+
+from . import services
+from .audit import AuditAction
+from .filtersets import AuditEventFilterSet
+from .forms import (
+    ConfirmForm,
+    EmailAuthenticationForm,
+    EnvironmentCreateForm,
+    EnvironmentEditForm,
+    InvitePasswordResetForm,
+    MemberAddForm,
+    MemberRoleForm,
+    TokenCreateForm,
+)
+from .mixins import OrgFormView, OrgPageMixin
+from .models import APIToken, AuditEvent, Environment, Membership
+from .policy import Action
+
+AUDIT_PAGE_SIZE = 50
+RECENT_AUDIT_EVENTS = 10
+
+
+# --- Authentication -------------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login with the email-labelled form; signed-in users go straight home."""
+
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's POST-only logout, telling the user on the login page that it worked."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You have been signed out.")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = InvitePasswordResetForm
+
+
+# --- Home -----------------------------------------------------------------------------------------
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    """The organizations a user belongs to; with exactly one there is nothing to choose."""
+
+    template_name = "accounts/home.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        memberships = list(
+            Membership.objects.filter(user=request.user)
+            .select_related("org")
+            .annotate(member_count=Count("org__memberships", distinct=True))
+            .order_by("org__slug")
+        )
+        if len(memberships) == 1:
+            return redirect("org_home", org_slug=memberships[0].org.slug)
+        return self.render_to_response(self.get_context_data(memberships=memberships))
+
+
+class OrgHomeView(OrgPageMixin, TemplateView):
+    """Overview of one organization; admins also see what changed last."""
+
+    template_name = "accounts/org_home.html"
+    nav_section = "home"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["environments"] = (
+            Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
+        )
+        context["member_count"] = Membership.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).count()
+        if self.can(Action.READ_AUDIT):
+            events = AuditEvent.objects.restrict(self.actor, Action.READ_AUDIT).filter(org=self.org)
+            context["recent_events"] = events.order_by("-seq")[:RECENT_AUDIT_EVENTS]
+        return context
+
+
+# --- Environments ---------------------------------------------------------------------------------
+
+
+class EnvironmentListView(OrgPageMixin, TemplateView):
+    template_name = "accounts/environment_list.html"
+    nav_section = "environments"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["environments"] = (
+            Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
+        )
+        if self.can(Action.MANAGE_ENVIRONMENTS):
+            context["create_form"] = EnvironmentCreateForm()
+        return context
+
+
+class EnvironmentCreateView(OrgFormView):
+    template_name = "accounts/environment_form.html"
+    form_class = EnvironmentCreateForm
+    required_action = Action.MANAGE_ENVIRONMENTS
+    nav_section = "environments"
+    success_url_name = "environment_list"
+
+    def form_valid(self, form: EnvironmentCreateForm) -> HttpResponse:
+        ok, env = self.run_service(form, services.do_create_environment, self.org, **form.cleaned_data)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"Environment “{env.name}” created.")
+
+
+class EnvironmentObjectMixin:
+    """Resolves `self.environment` from the `env_slug` URL argument (404 outside this organization)."""
+
+    environment: Environment
+
+    def resolve_objects(self) -> None:
+        self.environment = self.get_org_object(Environment, slug=self.kwargs["env_slug"])  # type: ignore[attr-defined]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(environment=self.environment, **kwargs)  # type: ignore[misc]
+
+
+class EnvironmentEditView(EnvironmentObjectMixin, OrgFormView):
+    template_name = "accounts/environment_form.html"
+    form_class = EnvironmentEditForm
+    required_action = Action.MANAGE_ENVIRONMENTS
+    nav_section = "environments"
+    success_url_name = "environment_list"
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"name": self.environment.name, "description": self.environment.description}
+
+    def form_valid(self, form: EnvironmentEditForm) -> HttpResponse:
+        ok, env = self.run_service(form, services.do_update_environment, self.environment, **form.cleaned_data)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"Environment “{env.name}” saved.")
+
+
+class EnvironmentDeleteView(EnvironmentObjectMixin, OrgFormView):
+    """Confirmation page (GET) and the deletion itself (POST only)."""
+
+    template_name = "accounts/environment_confirm_delete.html"
+    form_class = ConfirmForm
+    required_action = Action.MANAGE_ENVIRONMENTS
+    nav_section = "environments"
+    success_url_name = "environment_list"
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        ok, _ = self.run_service(form, services.do_delete_environment, self.environment)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"Environment “{self.environment.name}” deleted.")
+
+
+# --- Members --------------------------------------------------------------------------------------
+
+
+def org_memberships(view: OrgPageMixin) -> QuerySet:
+    return Membership.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).select_related("user")
+
+
+class MemberListView(OrgPageMixin, TemplateView):
+    template_name = "accounts/member_list.html"
+    nav_section = "members"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        memberships = list(org_memberships(self).order_by("user__email"))
+        context["memberships"] = memberships
+        if self.can(Action.MANAGE_MEMBERS):
+            context["add_form"] = MemberAddForm()
+            context["role_choices"] = MemberRoleForm.base_fields["role"].choices
+        return context
+
+
+class MemberAddView(OrgFormView):
+    template_name = "accounts/member_add.html"
+    form_class = MemberAddForm
+    required_action = Action.MANAGE_MEMBERS
+    nav_section = "members"
+    success_url_name = "member_list"
+
+    def form_valid(self, form: MemberAddForm) -> HttpResponse:
+        ok, membership = self.run_service(form, services.do_add_member, self.org, **form.cleaned_data)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"{membership.user.email} added as {membership.get_role_display()}.")
+
+
+class MembershipObjectMixin:
+    """Resolves `self.membership` from the `pk` URL argument (404 outside this organization)."""
+
+    membership: Membership
+
+    def resolve_objects(self) -> None:
+        view: Any = self
+        self.membership = view.get_org_object(org_memberships(view), pk=view.kwargs["pk"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(membership=self.membership, **kwargs)  # type: ignore[misc]
+
+
+class MemberRoleView(MembershipObjectMixin, OrgFormView):
+    """Change a member's role. The list posts here; errors (the last admin) show on this page."""
+
+    template_name = "accounts/member_role.html"
+    form_class = MemberRoleForm
+    required_action = Action.MANAGE_MEMBERS
+    nav_section = "members"
+    success_url_name = "member_list"
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"role": self.membership.role}
+
+    def form_valid(self, form: MemberRoleForm) -> HttpResponse:
+        ok, membership = self.run_service(form, services.do_change_member_role, self.membership, **form.cleaned_data)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"{membership.user.email} is now {membership.get_role_display()}.")
+
+
+class MemberRemoveView(MembershipObjectMixin, OrgFormView):
+    template_name = "accounts/member_confirm_remove.html"
+    form_class = ConfirmForm
+    required_action = Action.MANAGE_MEMBERS
+    nav_section = "members"
+    success_url_name = "member_list"
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        ok, _ = self.run_service(form, services.do_remove_member, self.membership)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"{self.membership.user.email} removed from {self.org.name}.")
+
+
+# --- API tokens -----------------------------------------------------------------------------------
+
+
+class TokenQuerysetMixin:
+    """Members see their own tokens; those who may manage tokens see everyone's."""
+
+    def get_token_queryset(self) -> QuerySet:
+        view: Any = self
+        tokens = APIToken.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).select_related("user")
+        if view.can(Action.MANAGE_TOKENS):
+            return tokens
+        return tokens.filter(user=view.actor)
+
+
+class TokenListView(TokenQuerysetMixin, OrgPageMixin, TemplateView):
+    template_name = "accounts/token_list.html"
+    required_action = Action.CREATE_OWN_TOKEN
+    nav_section = "tokens"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["tokens"] = self.get_token_queryset().order_by("-created_at")
+        context["show_owner"] = self.can(Action.MANAGE_TOKENS)
+        context["create_form"] = TokenCreateForm(max_role=self.role)
+        context["now"] = timezone.now()
+        return context
+
+
+class TokenCreateView(OrgFormView):
+    """Creates a token and shows its value in the response to the POST, once.
+
+    The value is neither stored nor put in the session or a redirect: it exists only in this
+    response, which is marked no-store so the browser does not keep it either.
+    """
+
+    template_name = "accounts/token_form.html"
+    form_class = TokenCreateForm
+    required_action = Action.CREATE_OWN_TOKEN
+    nav_section = "tokens"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "max_role": self.role}
+
+    def form_valid(self, form: TokenCreateForm) -> HttpResponse:
+        ok, result = self.run_service(
+            form,
+            services.do_create_token,
+            self.org,
+            name=form.cleaned_data["name"],
+            role_cap=form.cleaned_data["role_cap"],
+            expires_at=form.expiry_datetime(),
+        )
+        if not ok:
+            return self.form_invalid(form)
+        token, value = result
+        context = self.get_context_data(form=form, token=token, token_value=value)
+        response = self.response_class(request=self.request, template="accounts/token_created.html", context=context)
+        add_never_cache_headers(response)
+        return response
+
+
+class TokenRevokeView(TokenQuerysetMixin, OrgFormView):
+    template_name = "accounts/token_confirm_revoke.html"
+    form_class = ConfirmForm
+    required_action = Action.CREATE_OWN_TOKEN
+    nav_section = "tokens"
+    success_url_name = "token_list"
+
+    def resolve_objects(self) -> None:
+        self.token = self.get_org_object(self.get_token_queryset(), pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(token=self.token, **kwargs)
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        ok, token = self.run_service(form, services.do_revoke_token, self.token)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"Token “{token.name}” revoked.")
+
+
+# --- Audit trail ----------------------------------------------------------------------------------
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+class AuditPageFilterSet(AuditEventFilterSet):
+    """The API's audit filters, with whole days for `since`/`until` as a browser's date input sends them.
+
+    `until` includes the day it names (the API's `until` is an exclusive instant), which is what
+    someone picking "until 5 March" on a page means.
+    """
+
+    date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    since = django_filters.DateFilter(method="filter_since", label="From", widget=date_widget)
+    until = django_filters.DateFilter(method="filter_until", label="Until", widget=date_widget)
+
+    # Short labels for the page; the API's longer ones explain the matching rules, which become help text.
+    PAGE_LABELS = {
+        "actor": ("Actor", "Email, or part of it."),
+        "action": ("Action", "Exact, or a prefix ending in a dot, e.g. member."),
+        "target": ("Target", "Name, or part of it."),
+        "environment": ("Environment", ""),
+        "request_id": ("Request ID", ""),
+        "since": ("From", ""),
+        "until": ("Until", "Included."),
+    }
+
+    @property
+    def form(self) -> forms.Form:
+        form = super().form
+        for name, (label, help_text) in self.PAGE_LABELS.items():
+            form.fields[name].label = label
+            form.fields[name].help_text = help_text
+        return form
+
+    def filter_since(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__gte=_start_of_day(value))
+
+    def filter_until(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+
+
+# Filters the page shows as inputs, in order; the others (target_type, target_id) still apply from the URL.
+AUDIT_FORM_FIELDS = ("actor", "action", "target", "environment", "request_id", "since", "until")
+AUDIT_HIDDEN_FILTERS = ("target_type", "target_id")
+AUDIT_ACTIONS = sorted(value for key, value in vars(AuditAction).items() if key.isupper())
+
+
+class AuditListView(OrgPageMixin, TemplateView):
+    """The organization's audit trail, filtered by GET parameters so a view can be bookmarked or shared."""
+
+    template_name = "accounts/audit_list.html"
+    required_action = Action.READ_AUDIT
+    nav_section = "audit"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        events = AuditEvent.objects.restrict(self.actor, Action.READ_AUDIT).filter(org=self.org).order_by("-seq")
+        filterset = AuditPageFilterSet(self.request.GET or None, queryset=events)
+        form = filterset.form
+        for name in ("action", "environment"):
+            form.fields[name].widget.attrs["list"] = f"audit-{name}-options"
+        # An invalid filter shows its error and no rows, rather than silently widening the result.
+        rows = events.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+        page = Paginator(rows, AUDIT_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET
+        context.update(
+            filter_form=form,
+            visible_fields=[form[name] for name in AUDIT_FORM_FIELDS],
+            hidden_filters={name: query[name] for name in AUDIT_HIDDEN_FILTERS if query.get(name)},
+            page_obj=page,
+            events=page.object_list,
+            is_filtered=any(query.get(name) for name in form.fields),
+            action_options=AUDIT_ACTIONS,
+            environment_options=Environment.objects.filter(org=self.org).values_list("slug", flat=True),
+        )
+        return context

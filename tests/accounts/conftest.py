@@ -1,0 +1,79 @@
+"""Fixtures for the page tests: Django test clients signed in as each role, and bulk rows for
+query-count checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from accounts.audit import record_event
+from accounts.choices import RoleChoices
+from accounts.models import AuditEvent, Environment, Organization, User
+from tests.conftest import make_member
+
+
+@pytest.fixture
+def client_as(members) -> Callable[[str], Client]:
+    """A page client signed in (session) as the acme member with the given role.
+
+    `force_login` skips the authentication backends: django-axes needs a request to authenticate,
+    and the login form itself is tested separately.
+    """
+
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(members[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin_client_page(client_as) -> Client:
+    return client_as(RoleChoices.ADMIN)
+
+
+@pytest.fixture
+def add_environments(org) -> Callable[[int], None]:
+    def make(count: int, target: Organization | None = None) -> None:
+        target = target or org
+        Environment.objects.bulk_create(
+            Environment(org=target, slug=f"env-{i:03d}", name=f"Env {i}") for i in range(count)
+        )
+
+    return make
+
+
+@pytest.fixture
+def add_members(org) -> Callable[[int], None]:
+    def make(count: int) -> None:
+        for i in range(count):
+            make_member(org, RoleChoices.VIEWER, email=f"bulk-{i:03d}@acme.test")
+
+    return make
+
+
+@pytest.fixture
+def add_audit_events(org, members) -> Callable[..., list[AuditEvent]]:
+    """Append `count` chained audit events through the real writer (the chain stays valid)."""
+
+    def make(count: int, *, actor: User | None = None, action: str = "test.event", environment: str = "") -> list:
+        events = []
+        with transaction.atomic():
+            for i in range(count):
+                events.append(
+                    record_event(
+                        org=org,
+                        action=action,
+                        actor=actor or members["admin"],
+                        target_repr=f"thing-{i}",
+                        environment=environment,
+                        details={"n": i},
+                    )
+                )
+        return events
+
+    return make
