@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "connections",
+    "identity",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+# Health checks: every active connection is tested this often (seconds), in chunks fanned out to workers.
+HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
+HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
+CONNECTION_CHECK_TIMEOUT = env.float("CONNECTION_CHECK_TIMEOUT", default=10.0)
+CELERY_BEAT_SCHEDULE = {
+    "connection-health-sweep": {
+        "task": "connections.tasks.health_sweep",
+        "schedule": HEALTH_CHECK_INTERVAL_SECONDS,
+        "options": {"expires": HEALTH_CHECK_INTERVAL_SECONDS},
+    },
+}
+# Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
+ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+# SSRF guard: private networks outbound calls may reach besides an on-prem connection's own subnet.
+NETGUARD_ALLOWED_NETWORKS = env.list("NETGUARD_ALLOWED_NETWORKS", default=[])
+PLATFORM_AWS_ACCOUNT_ID = env.str("PLATFORM_AWS_ACCOUNT_ID", default="")
+OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="http://127.0.0.1:8000")
 
 # --- REST API ---
 REST_FRAMEWORK = {
