@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -16,7 +17,8 @@ def client(service: str, *, region: str, credentials: dict[str, str] | None = No
     from botocore.config import Config
 
     creds = credentials or {}
-    key = (
+    # The endpoint is fixed when a client is built: include it so a changed AWS_ENDPOINT_URL gets a new one.
+    key = (os.environ.get("AWS_ENDPOINT_URL"),
         service,
         region,
         creds.get("aws_access_key_id"),

@@ -94,6 +94,8 @@ class CheckContext:
     # Signs a short-lived OIDC client assertion (Azure federated, AWS web identity, GCP workload identity).
     sign_assertion: Callable[[str], str] | None = None
     platform_aws_account_id: Callable[[], str] | None = None
+    # CA bundle for the Azure authority (settings AZURE_CA_BUNDLE; tests point it at a local fake's CA).
+    azure_ca_bundle: str | None = None
 
     def endpoint(self, name: str) -> str:
         return endpoint(name)

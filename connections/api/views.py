@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch, QuerySet
 from django.http import Http404
@@ -27,13 +28,14 @@ from rest_framework.views import APIView
 from accounts.api.errors import error_body
 from accounts.api.permissions import OrgScopedMixin
 from accounts.models import Environment
-from accounts.policy import Action
+from accounts.policy import Action, split_actor
 
 from .. import services
 from ..filtersets import ConnectionFilterSet
 from ..models import Connection, ConnectionAuthorization
 from ..providers import REGISTRY, UnknownProvider, get_provider
 from ..runtime import SelectionError, select_connection
+from ..tasks import test_connection_task
 from . import serializers as s
 
 ERRORS = {
@@ -103,7 +105,9 @@ class ConnectionViewSet(
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
     default_write_action = Action.MANAGE_CONNECTIONS
     # Writes on one connection: a django-guardian grant on it may allow them, so the object decides.
+    action_policies = {"test": Action.TEST_CONNECTION}
     object_level_actions = (
+        "test",
         "partial_update",
         "destroy",
         "rotate",
@@ -174,6 +178,25 @@ class ConnectionViewSet(
         connection = services.do_rotate_credentials(
             connection, actor=self.actor, secrets=data.validated_data["secrets"]
         )
+        return self._represent(connection)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: s.ConnectionSerializer,
+            202: OpenApiResponse(description="Queued on a worker (a broker is configured); poll the connection."),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def test(self, request: Request, org_slug: str, name: str) -> Response:
+        """Test the credentials against the provider (users and up). Runs as a Celery task; with the
+        default eager mode the saved result (health, last error, duration) comes back at once."""
+        connection = self.get_object()
+        user, _ = split_actor(self.actor)
+        result = test_connection_task.delay(str(connection.pk), actor_user_id=user.pk)
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            return Response({"status": "queued", "task_id": result.id}, status=status.HTTP_202_ACCEPTED)
         return self._represent(connection)
 
     @extend_schema(request=None, responses={200: s.ConnectionSerializer, **ERRORS})

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..checks import CheckFailed, CheckResult
+from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 from . import validators as v
 from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
 
@@ -51,17 +53,15 @@ _platform_account_lock = threading.Lock()
 _platform_account: str | None = None
 
 
-def platform_account_id() -> str:
-    """The AWS account the platform itself runs as: the ``PLATFORM_AWS_ACCOUNT_ID`` setting, else asked of STS.
+def platform_account_id(configured: str | None = None) -> str:
+    """The AWS account the platform itself runs as: `configured`, else asked of STS (default credential chain).
 
-    The STS answer is cached for the life of the process (the platform's own identity does not move),
-    so rendering a trust policy on every page does not cost a network round trip. Raises the botocore
+    Callers pass the ``PLATFORM_AWS_ACCOUNT_ID`` setting as `configured` (provider modules never import
+    Django). The STS answer is cached for the life of the process (the platform's own identity does not
+    move), so rendering a trust policy on every page does not cost a round trip. Raises the botocore
     error when neither is available: without it no trust policy can be shown.
     """
     global _platform_account
-    from django.conf import settings
-
-    configured = getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", None)
     if configured:
         return str(configured)
     with _platform_account_lock:
@@ -84,8 +84,6 @@ def scrub(text: str, *payloads: Any) -> str:
     AWS messages do not normally echo secrets, but a reason ends up in the database and on a card, so
     every reason built here passes through this before it leaves the provider.
     """
-    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
-
     for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
         if len(value) >= MIN_REGISTERED_LENGTH:
             text = text.replace(value, MASK)
@@ -99,8 +97,6 @@ def aws_call(call: Callable[..., Any], *args: Any, secrets: Any = None, what: st
     not say which service was being reached.
     """
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from ..checks import CheckFailed
 
     try:
         return call(*args, **kwargs)
@@ -135,8 +131,6 @@ def role_arn_for(config: Mapping[str, Any], ctx: Any) -> str:
     test service passes the first role's ARN as ``ctx.role_arn``; a missing role is the user's next step,
     not an error of ours.
     """
-    from ..checks import CheckFailed
-
     role_arn = config.get("role_arn") or getattr(ctx, "role_arn", None)
     if not role_arn:
         raise CheckFailed(NO_ROLE_REASON)
@@ -145,8 +139,6 @@ def role_arn_for(config: Mapping[str, Any], ctx: Any) -> str:
 
 def _require_account(subject: str, actual: str, declared: str | None) -> None:
     """`subject` ("The credentials belong", "The role belongs") must be in the declared account."""
-    from ..checks import CheckFailed
-
     if declared and actual != declared:
         raise CheckFailed(f"{subject} to account {actual}, not the declared account {declared}.")
 
@@ -159,8 +151,6 @@ def assume_role(
     Returns boto3 session credentials and the assumed-role ARN. The ExternalId is mandatory: a test
     that succeeds without it would prove a trust policy that any platform tenant could abuse.
     """
-    from ..checks import CheckFailed
-
     try:
         role_account = v.aws_role_arn_account(role_arn)
     except FieldError:
@@ -169,21 +159,45 @@ def assume_role(
     if not external_id:
         raise CheckFailed("This connection has no External ID; recreate it so the platform generates one.")
     sts = ctx.aws_client("sts", region=region)  # the platform's identity (default credential chain)
-    response = aws_call(
-        sts.assume_role,
-        RoleArn=role_arn,
-        RoleSessionName=session_name(ctx),
-        ExternalId=external_id,
-        DurationSeconds=CHECK_SESSION_SECONDS,
-        what="STS AssumeRole",
-    )
+    try:
+        response = aws_call(
+            sts.assume_role,
+            RoleArn=role_arn,
+            RoleSessionName=session_name(ctx),
+            ExternalId=external_id,
+            DurationSeconds=CHECK_SESSION_SECONDS,
+            what="STS AssumeRole",
+        )
+    except CheckFailed as exc:
+        if exc.details.get("aws_error_code") != "AccessDenied":
+            raise
+        raise _trust_policy_hint(exc, role_arn, external_id, ctx) from None
     return _temporary(response["Credentials"]), str(response["AssumedRoleUser"]["Arn"])
+
+
+def _trust_policy_hint(exc: CheckFailed, role_arn: str, external_id: str, ctx: Any) -> CheckFailed:
+    """AccessDenied on AssumeRole almost always means the trust policy: say so, and attach the policy to paste.
+
+    The platform account comes from ``ctx.platform_aws_account_id`` (settings or STS, resolved by the
+    caller); when it cannot be resolved the hint still stands, just without the ready-made policy.
+    """
+    details = dict(exc.details)
+    resolve = getattr(ctx, "platform_aws_account_id", None)
+    try:
+        platform = resolve() if resolve else None
+    except Exception:  # a hint must never hide the real failure
+        platform = None
+    if platform:
+        details["trust_policy"] = trust_policy(platform, external_id, partition=role_arn.split(":")[1])
+    reason = (
+        f"{exc.reason} Check that the trust policy of {role_arn} lets the platform's account assume it "
+        "with this connection's External ID."
+    )
+    return CheckFailed(reason, details=details)
 
 
 def assume_role_with_web_identity(role_arn: str, *, region: str, ctx: Any) -> tuple[dict[str, str], str]:
     """AssumeRoleWithWebIdentity with a fresh platform OIDC assertion (an unsigned STS call: no AWS keys)."""
-    from ..checks import CheckFailed
-
     if ctx.sign_assertion is None:
         raise CheckFailed("The platform's OIDC issuer is not configured, so no web identity token can be signed.")
     token = ctx.sign_assertion(WEB_IDENTITY_AUDIENCE)
@@ -217,7 +231,7 @@ def session_credentials(
         if secrets.get("session_token"):
             credentials["aws_session_token"] = str(secrets["session_token"])
         sts = ctx.aws_client("sts", region=region, credentials=credentials)
-        identity = aws_call(sts.get_caller_identity, secrets=secrets, what="STS GetCallerIdentity")
+        identity = aws_call(sts.get_caller_identity, secrets=credentials, what="STS GetCallerIdentity")
         _require_account("The credentials belong", str(identity["Account"]), account_id)
         return credentials, str(identity["Arn"])
     if auth_method == "assume_role":
@@ -227,7 +241,6 @@ def session_credentials(
         credentials, arn = assume_role_with_web_identity(str(config["role_arn"]), region=region, ctx=ctx)
         _require_account("The role belongs", arn.split(":")[4], account_id)
         return credentials, arn
-    from ..checks import CheckFailed
 
     raise CheckFailed(f"Unknown AWS auth method {auth_method!r}.")
 
@@ -239,8 +252,6 @@ def referenced_credentials(ctx: Any) -> tuple[dict[str, str], Mapping[str, Any]]
     ``ref.config["role_arn"]`` (the test service puts the referenced connection's first role there) or
     ``ctx.role_arn``.
     """
-    from ..checks import CheckFailed
-
     ref = ctx.ref
     if ref is None or ref.provider != "aws":
         raise CheckFailed("The referenced AWS connection could not be loaded.")
@@ -314,14 +325,12 @@ class AwsProvider(Provider):
                     {"role_arn": [f"The role belongs to account {role_account}, not {config['account_id']}."]}
                 )
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """STS proves the credentials: GetCallerIdentity for keys, AssumeRole(+ExternalId) or web identity otherwise.
 
         Keys must also belong to the declared account: a card that names one account while runs land
         in another is worse than a failed test.
         """
-        from ..checks import CheckResult
-
         config = self._with_defaults(auth_method, config)
         _credentials, arn = session_credentials(auth_method, config, secrets, ctx, external_id=ctx.external_id)
         verb = "Authenticated as" if auth_method == "access_key" else "Assumed"

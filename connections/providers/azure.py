@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckFailed, CheckResult
+from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
@@ -17,15 +19,17 @@ _WRAPPERS = (
     re.compile(r"^Authentication failed:\s*(?P<text>.*)$", re.S),
     re.compile(r"^Microsoft Entra ID error '\((?P<code>[^)]*)\)\s*(?P<text>.*)'$", re.S),
 )
+_NO_AUTHORITY = "Unable to get authority configuration"
 # Support details Entra ID appends to every description, on the same line or the next ones.
 _SUPPORT_TAIL = re.compile(r"\s*(?:Trace ID|Correlation ID|Timestamp):.*$", re.S)
 
 
-def ca_bundle() -> str | bool:
-    """TLS verification for Entra ID: the ``AZURE_CA_BUNDLE`` setting (a private CA, or a test fake), else on."""
-    from django.conf import settings
+def ca_bundle(ctx: Any) -> str | bool:
+    """TLS verification for Entra ID: ``ctx.azure_ca_bundle`` (a private CA file, or a test fake's), else the defaults.
 
-    return getattr(settings, "AZURE_CA_BUNDLE", None) or True
+    The context carries the ``AZURE_CA_BUNDLE`` setting because provider modules never read settings.
+    """
+    return getattr(ctx, "azure_ca_bundle", None) or True
 
 
 def entra_reason(message: str, *payloads: Any) -> str:
@@ -34,8 +38,6 @@ def entra_reason(message: str, *payloads: Any) -> str:
     Entra ID appends Trace/Correlation IDs and a timestamp; they help support, not the user reading a
     connection card (and make every failure look new), so they are cut.
     """
-    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
-
     text = message.strip()
     for wrapper in _WRAPPERS:
         match = wrapper.match(text)
@@ -82,22 +84,25 @@ class AzureProvider(Provider):
     )  # fmt: skip
     summary_fields = ("subscription_id", "region")
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Acquire an ARM token for the service principal, as the azurerm provider does at the start of a run.
 
         Instance discovery is disabled because the authority is the platform's configured one (sovereign
         clouds, tests), never a host discovered from Microsoft's metadata.
         """
-        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
         from azure.identity import ClientAssertionCredential, ClientSecretCredential
-
-        from ..checks import CheckFailed, CheckResult
 
         tenant_id, client_id = str(config["tenant_id"]), str(config["client_id"])
         options: dict[str, Any] = {
             "authority": ctx.endpoint("azure_authority"),
             "disable_instance_discovery": True,
-            "connection_verify": ca_bundle(),
+            "connection_verify": ca_bundle(ctx),
             "connection_timeout": ctx.timeout,
             "read_timeout": ctx.timeout,
             "retry_total": 1,
@@ -122,7 +127,12 @@ class AzureProvider(Provider):
             with credential:
                 token = credential.get_token(scope)
         except ClientAuthenticationError as exc:
-            raise CheckFailed(entra_reason(exc.message or str(exc), secrets, assertions)) from None
+            reason = entra_reason(exc.message or str(exc), secrets, assertions)
+            if isinstance(exc.__cause__, ServiceRequestError | ServiceResponseError):
+                raise CheckFailed(f"Could not reach Microsoft Entra ID: {reason}") from None
+            if _NO_AUTHORITY in reason:  # MSAL's words when the tenant's OpenID configuration is refused
+                reason = f"Microsoft Entra ID has no tenant {tenant_id}; check the tenant ID."
+            raise CheckFailed(reason) from None
         except AzureError as exc:
             reason = entra_reason(exc.message or str(exc), secrets, assertions)
             raise CheckFailed(f"Could not reach Microsoft Entra ID: {reason}") from None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckFailed, CheckResult
 from . import validators as v
 from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized, ProviderValidationError
 
@@ -65,12 +66,11 @@ class EcrProvider(CloudConnectionProvider):
                     {"registry_url": [f"This registry is in {registry_region}, not in the region {region}."]}
                 )
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """ecr:GetAuthorizationToken with the AWS connection's credentials: exactly what ``docker login`` needs.
 
         The token itself is a registry password and is never returned; only the proxy endpoint is shown.
         """
-        from ..checks import CheckFailed, CheckResult
         from .aws import aws_call, referenced_credentials
 
         credentials, ref_config = referenced_credentials(ctx)

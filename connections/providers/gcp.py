@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ..checks import CheckFailed, CheckResult
+from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
@@ -29,8 +32,6 @@ CHECK_TOKEN_LIFETIME = "300s"
 
 def scrub(text: str, *payloads: Any) -> str:
     """`text` without any value of the given secret payloads (key JSON lines included) or known secret format."""
-    from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
-
     for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
         if len(value) >= MIN_REGISTERED_LENGTH:
             text = text.replace(value, MASK)
@@ -59,7 +60,6 @@ def google_request(ctx: Any, method: str, url: str, *, what: str, token: str = "
 
     Status handling is left to the caller, which knows what a 403 or 404 means at its step.
     """
-    from ..checks import CheckFailed
     from ..netguard import NetguardError
 
     headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
@@ -89,8 +89,6 @@ def service_account_token(key: Any, ctx: Any) -> tuple[str, str]:
     from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
     from google.oauth2 import service_account
 
-    from ..checks import CheckFailed
-
     try:
         info = json.loads(key) if isinstance(key, str) else dict(key)
         info["token_uri"] = ctx.endpoint("gcp_token")
@@ -103,8 +101,22 @@ def service_account_token(key: Any, ctx: Any) -> tuple[str, str]:
         reason = exc.args[0] if exc.args else "the token request was refused"
         raise CheckFailed(scrub(f"Google refused the service account key: {reason}", key)) from None
     except (TransportError, GoogleAuthError) as exc:
-        raise CheckFailed(scrub(f"Could not reach Google's token endpoint: {exc}", key)) from None
+        where = info["token_uri"]
+        raise CheckFailed(
+            scrub(f"Could not reach Google's token endpoint at {where} ({_transport_cause(exc)}).", key)
+        ) from None
     return str(credentials.token), str(info.get("client_email") or "")
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')]+")
+
+
+def _transport_cause(exc: BaseException) -> str:
+    """The OS-level cause ("[Errno 111] Connection refused") of requests' nested connection error, if any.
+    requests wraps it three deep in text that repeats pool internals; the cause is what an operator needs.
+    """
+    match = _ERRNO.search(str(exc))
+    return match.group(0).strip() if match else type(exc).__name__
 
 
 def _token_transport(timeout: float) -> Any:
@@ -122,8 +134,6 @@ def workload_identity_token(config: Mapping[str, Any], ctx: Any) -> tuple[str, s
     STS token exchange of a fresh platform assertion, then IAM Credentials ``generateAccessToken``.
     The assertion's audience is the provider's canonical name, which Google accepts by default.
     """
-    from ..checks import CheckFailed
-
     if ctx.sign_assertion is None:
         raise CheckFailed("The platform's OIDC issuer is not configured, so no assertion can be signed.")
     audience = f"//iam.googleapis.com/{config['workload_identity_provider']}"
@@ -139,7 +149,7 @@ def workload_identity_token(config: Mapping[str, Any], ctx: Any) -> tuple[str, s
     response = google_request(ctx, "POST", ctx.endpoint("gcp_sts"), what="Google STS", **_form_body(exchange))
     if response.status != 200:
         reason = scrub(google_error(response), assertion)
-        raise CheckFailed(f"Google STS refused the platform's token: {reason}")
+        raise CheckFailed(f"Google STS refused the platform's assertion: {reason}")
     federated = str(response.json().get("access_token") or "")
     email = str(config["service_account_email"])
     url = f"{ctx.endpoint('gcp_iam_credentials')}/v1/projects/-/serviceAccounts/{quote(email)}:generateAccessToken"
@@ -153,8 +163,6 @@ def workload_identity_token(config: Mapping[str, Any], ctx: Any) -> tuple[str, s
 
 def access_token(auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> tuple[str, str]:
     """An OAuth access token and the identity it belongs to, for either GCP auth method."""
-    from ..checks import CheckFailed
-
     if auth_method == "service_account_key":
         return service_account_token(secrets.get("service_account_key") or "", ctx)
     if auth_method == "workload_identity":
@@ -168,8 +176,6 @@ def lookup_project(project_id: str, token: str, ctx: Any) -> dict[str, Any]:
     Google answers 403 both for a project that does not exist and for one the caller may not see,
     so the reason keeps Google's message and names the project.
     """
-    from ..checks import CheckFailed
-
     url = f"{ctx.endpoint('gcp_resource_manager')}/v1/projects/{quote(project_id, safe='')}"
     response = google_request(ctx, "GET", url, what="Google Resource Manager", token=token)
     if response.status != 200:
@@ -181,8 +187,6 @@ def lookup_project(project_id: str, token: str, ctx: Any) -> dict[str, Any]:
 
 def referenced_token(ctx: Any) -> tuple[str, Mapping[str, Any]]:
     """An access token of the GCP connection a GCR/GCS connection borrows (``ctx.ref``), and its config."""
-    from ..checks import CheckFailed
-
     ref = ctx.ref
     if ref is None or ref.provider != "gcp":
         raise CheckFailed("The referenced GCP connection could not be loaded.")
@@ -227,14 +231,12 @@ class GcpProvider(Provider):
     )  # fmt: skip
     summary_fields = ("project_id",)
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Get an access token, then look the project up with it.
 
         A token alone proves the key or federation works; the lookup proves the identity can reach
         the declared project, which is what runs will need.
         """
-        from ..checks import CheckResult
-
         token, identity = access_token(auth_method, config, secrets, ctx)
         project_id = str(config["project_id"])
         project = lookup_project(project_id, token, ctx)

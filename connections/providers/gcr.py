@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ..checks import DEFAULT_ENDPOINTS, CheckFailed, CheckResult
 from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized
 
 GCR_HOSTS = ("gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io")
@@ -48,7 +49,7 @@ class GcrProvider(CloudConnectionProvider):
     )  # fmt: skip
     summary_fields = ("cloud_connection", "registry_url")
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Registry login as ``docker login -u oauth2accesstoken`` does it, against the registry's token service.
 
         The GCP connection's access token is the password; the registry's token service answers 200 with
@@ -56,7 +57,6 @@ class GcrProvider(CloudConnectionProvider):
         A pull scope on the project's namespace is requested, like a client about to pull; the returned
         registry token is discarded.
         """
-        from ..checks import CheckFailed, CheckResult
         from .gcp import google_request, referenced_token, scrub
 
         token, ref_config = referenced_token(ctx)
@@ -68,7 +68,7 @@ class GcrProvider(CloudConnectionProvider):
         response = google_request(ctx, "GET", url, what=registry, headers={"Authorization": f"Basic {basic}"})
         if response.status != 200:
             raise CheckFailed(
-                f"{registry} refused the GCP connection's token: {scrub(_registry_error(response), token)}"
+                f"{registry} refused the GCP connection's credentials: {scrub(_registry_error(response), token)}"
             )
         return CheckResult(f"Registry login to {registry} works.", details={"registry": registry, "project": project})
 
@@ -86,8 +86,6 @@ def token_endpoint(registry: str, ctx: Any) -> str:
     Each registry host (gcr.io, eu.gcr.io, LOCATION-docker.pkg.dev) has its own token service, so only
     an explicitly configured ``gcr_token`` endpoint (tests, air-gapped mirrors) replaces it.
     """
-    from ..checks import DEFAULT_ENDPOINTS
-
     configured = ctx.endpoint("gcr_token")
     if configured != DEFAULT_ENDPOINTS["gcr_token"]:
         return configured

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ..checks import CheckFailed, CheckResult
 from . import validators as v
 from .base import AuthMethod, CloudConnectionProvider, Field, Materialized
 
@@ -42,13 +43,12 @@ class GcsBackendProvider(CloudConnectionProvider):
             result["prefix"] = prefix
         return result
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Get the bucket, then upload and delete a marker object under the prefix (JSON API).
 
         Terraform writes state at the end of an apply, so read access alone would pass a test that
         the first run then fails; the marker's random name keeps concurrent tests apart.
         """
-        from ..checks import CheckFailed, CheckResult
         from .gcp import google_error, google_request, referenced_token, scrub
 
         token, _ref_config = referenced_token(ctx)

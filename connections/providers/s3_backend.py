@@ -6,6 +6,7 @@ import secrets as _random
 from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckFailed, CheckResult
 from . import validators as v
 from .base import AuthMethod, CloudConnectionProvider, Field, Materialized
 
@@ -47,14 +48,13 @@ class S3BackendProvider(CloudConnectionProvider):
             result["dynamodb_table"] = config["dynamodb_table"]
         return result
 
-    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
+    def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """HeadBucket, then write and delete a marker object under the prefix with the AWS connection's credentials.
 
         Reading the bucket is not enough: Terraform fails at the end of an apply if it cannot write the
         state, which is the worst moment to find out. The marker has a random name so concurrent tests
         never collide, and it is deleted at once.
         """
-        from ..checks import CheckFailed, CheckResult
         from .aws import aws_call, referenced_credentials
 
         credentials, _ref_config = referenced_credentials(ctx)

@@ -1,0 +1,72 @@
+"""Celery tasks for connections. Messages carry ids only, never a secret; every task is idempotent
+(re-running a check or a chunk just records a fresher result), so retries and redeliveries are safe."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from accounts.models import User
+from accounts.policy import SYSTEM
+
+from .choices import ConnectionStatusChoices
+from .models import Connection
+from .verification import run_check
+
+logger = logging.getLogger(__name__)
+
+
+def _actor(actor_user_id: int | None) -> Any:
+    if actor_user_id is None:
+        return SYSTEM
+    return User.objects.filter(pk=actor_user_id, is_active=True).first()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def test_connection_task(self: Any, connection_id: str, actor_user_id: int | None = None) -> dict[str, Any]:
+    """Test one connection (the Test button and the API). The acting user is re-checked here."""
+    connection = Connection.objects.select_related("org").filter(pk=connection_id).first()
+    actor = _actor(actor_user_id)
+    if connection is None or actor is None:
+        return {"skipped": True}
+    outcome = run_check(connection, actor=actor)
+    return {"ok": outcome.ok, "duration_ms": outcome.duration_ms}
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def check_connections_chunk(self: Any, connection_ids: list[str]) -> int:
+    """Check a chunk of connections one after the other; parallelism comes from the workers."""
+    checked = 0
+    for connection in Connection.objects.select_related("org").filter(pk__in=connection_ids).exclude(
+        status=ConnectionStatusChoices.INACTIVE
+    ):
+        try:
+            run_check(connection, actor=SYSTEM)
+            checked += 1
+        except Exception as exc:  # one broken row must not stop the rest of the chunk
+            logger.warning("Health check of connection %s failed: %s", connection.pk, exc.__class__.__name__)
+    return checked
+
+
+@shared_task(acks_late=True)
+def health_sweep(chunk_size: int | None = None) -> int:
+    """Fan the active connections out to `check_connections_chunk` tasks and return at once.
+
+    Reads ids with keyset pagination (constant memory at any number of connections) and never waits
+    on the chunks: with N workers, N chunks run at the same time.
+    """
+    size = chunk_size or int(getattr(settings, "HEALTH_CHECK_CHUNK_SIZE", 50))
+    active = Connection.objects.exclude(status=ConnectionStatusChoices.INACTIVE).order_by("pk")
+    last_pk, chunks = None, 0
+    while True:
+        page = active.filter(pk__gt=last_pk) if last_pk is not None else active
+        ids = [str(pk) for pk in page.values_list("pk", flat=True)[:size]]
+        if not ids:
+            return chunks
+        check_connections_chunk.delay(ids)
+        chunks += 1
+        last_pk = ids[-1]

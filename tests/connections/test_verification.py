@@ -1,0 +1,112 @@
+"""Testing connections: the Test action, saved results, alerts, and the health sweep (eager and on a
+real Celery worker with Redis). AWS checks run against moto in server mode over HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from accounts.models import AuditEvent, Notification
+from connections import services
+from connections.models import Connection, ConnectionUsage
+from connections.tasks import health_sweep
+from tests.fakes.moto_server import moto, moto_server  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/orgs/acme/connections/{name}/test/"
+
+
+@pytest.fixture
+def aws(org, members, make_connection, moto):
+    return make_connection(org, "aws", name="aws-dev", auth_method="access_key", environments=("development",))
+
+
+def test_test_button_saves_a_healthy_result(api_as, aws):
+    response = api_as("user").post(URL.format(name="aws-dev"))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "active" and body["health"]["status"] == "healthy"
+    assert body["health"]["last_checked_at"] and body["health"]["error"] == ""
+    assert body["health"]["duration_ms"] is not None
+    assert AuditEvent.objects.filter(action="connection.tested", details__ok=True).count() == 1
+    usage = ConnectionUsage.objects.get(connection=aws)
+    assert usage.purpose == "connection-test" and usage.actor_label == "user@acme.test"
+
+
+def test_failed_check_sets_error_and_alerts_once(api_as, aws, members):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    for _ in range(2):
+        body = api_as("user").post(URL.format(name="aws-dev")).json()
+    assert body["status"] == "error" and body["health"]["status"] == "unhealthy"
+    assert body["health"]["error"].startswith("Authentication failed: ")
+    assert "999999999999" in body["health"]["error"]
+    assert Notification.objects.filter(org=aws.org).count() == 1  # alert on the change only
+    assert AuditEvent.objects.filter(action="connection.alert").count() == 1
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
+    body = api_as("user").post(URL.format(name="aws-dev")).json()
+    assert body["status"] == "active" and body["health"]["status"] == "healthy"
+
+
+def test_test_permissions(api_as, aws, other_org):
+    assert api_as("viewer").post(URL.format(name="aws-dev")).status_code == 403
+    assert api_as("provisioner").post(URL.format(name="aws-dev")).status_code == 200
+    assert api_as("admin").post("/api/v1/orgs/globex/connections/aws-dev/test/").status_code == 404
+
+
+def test_results_never_hold_the_secret(api_as, aws):
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    services.do_rotate_credentials(aws, actor=aws.org.memberships.get(role="admin").user,
+                                   secrets={"secret_access_key": secret})
+    response = api_as("user").post(URL.format(name="aws-dev"))
+    assert secret not in response.content.decode()
+    assert not AuditEvent.objects.filter(details__icontains=secret).exists()
+
+
+def test_eager_sweep_checks_active_connections_only(org, members, make_connection, moto):
+    conns = [make_connection(org, "aws", name=f"aws-{i}", auth_method="access_key") for i in range(5)]
+    services.do_set_active(conns[0], actor=members["admin"], active=False)
+    assert health_sweep(chunk_size=2) == 2  # 4 active connections in chunks of 2
+    checked = Connection.objects.filter(last_checked_at__isnull=False)
+    assert sorted(c.name for c in checked) == ["aws-1", "aws-2", "aws-3", "aws-4"]
+
+
+def _reset_broker_pools(app) -> None:
+    """Celery caches its broker connection pool on first use: drop it so the new broker_url applies."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_sweep_on_a_real_celery_worker(org, members, make_connection, moto, redis_url, settings):
+    """The beat task fans out to a real worker over Redis; every active connection gets checked."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    for i in range(12):
+        make_connection(org, "aws", name=f"aws-w{i}", auth_method="access_key")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=redis_url, task_always_eager=False, task_default_queue=queue)
+    _reset_broker_pools(app)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, queues=[queue],
+                          loglevel="WARNING", shutdown_timeout=30):
+            result = health_sweep.delay(chunk_size=5)
+            assert result.id
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if not Connection.objects.filter(last_checked_at__isnull=True).exists():
+                    break
+                time.sleep(0.2)
+    finally:
+        app.conf.update(saved)
+        _reset_broker_pools(app)
+    assert Connection.objects.filter(health_status="healthy").count() == 12
