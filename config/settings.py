@@ -230,6 +230,9 @@ ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
 # SSRF guard: private networks outbound calls may reach besides an on-prem connection's own subnet.
 NETGUARD_ALLOWED_NETWORKS = env.list("NETGUARD_ALLOWED_NETWORKS", default=[])
 PLATFORM_AWS_ACCOUNT_ID = env.str("PLATFORM_AWS_ACCOUNT_ID", default="")
+# Company CA certificates (PEM text or a file path) trusted for self-hosted GitLab/GHE/Proxmox/vCenter.
+EXTRA_CA_DATA = env.str("EXTRA_CA_DATA", default="")
+AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
 OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="http://127.0.0.1:8000")
 
 # --- REST API ---
@@ -263,7 +266,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"Role": "accounts.choices.RoleChoices", "Plan": "accounts.choices.PlanChoices"},
+    "ENUM_NAME_OVERRIDES": {
+        "Role": "accounts.choices.RoleChoices",
+        "Plan": "accounts.choices.PlanChoices",
+        "RoleStatus": "connections.choices.RoleStatusChoices",
+        "ConnectionStatus": "connections.choices.ConnectionStatusChoices",
+    },
     "SECURITY": [{"tokenAuth": []}],
     "APPEND_COMPONENTS": {
         "securitySchemes": {"tokenAuth": {"type": "http", "scheme": "bearer", "description": "API token"}}
@@ -279,7 +287,11 @@ LOGGING = {
     "filters": {"mask_secrets": {"()": "connections.masking.SecretMaskingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # SDK chatter (one INFO line per client) is noise at scale; their warnings still come through.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        **{name: {"level": "WARNING"} for name in ("botocore", "boto3", "urllib3", "azure", "msal", "google")},
+    },
 }
 
 # --- Health ---

@@ -1,35 +1,48 @@
-"""boto3 clients, reused per thread and credential set: creating one costs milliseconds (TESTING.md)."""
+"""boto3 clients, reused per thread: a new boto3 Session loads botocore's service models (tens of ms)
+and a new client costs milliseconds (TESTING.md), which dominates a health sweep over thousands of
+connections. One Session per thread; clients kept in a small per-thread LRU keyed by credentials."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from typing import Any
 
+MAX_CLIENTS_PER_THREAD = 128
 _local = threading.local()
+
+
+def _session() -> Any:
+    session = getattr(_local, "session", None)
+    if session is None:
+        import boto3
+
+        session = _local.session = boto3.session.Session()
+    return session
 
 
 def client(service: str, *, region: str, credentials: dict[str, str] | None = None, timeout: float = 10.0) -> Any:
     """A cached boto3 client. `credentials` holds aws_access_key_id / aws_secret_access_key /
     aws_session_token; None means the platform's own identity (the default credential chain).
     boto3 honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so no test-only branch."""
-    import boto3
     from botocore.config import Config
 
     creds = credentials or {}
     # The endpoint is fixed when a client is built: include it so a changed AWS_ENDPOINT_URL gets a new one.
-    key = (os.environ.get("AWS_ENDPOINT_URL"),
-        service,
-        region,
-        creds.get("aws_access_key_id"),
-        creds.get("aws_secret_access_key"),
-        creds.get("aws_session_token"),
-        timeout,
+    key = (
+        os.environ.get("AWS_ENDPOINT_URL"), service, region, creds.get("aws_access_key_id"),
+        creds.get("aws_secret_access_key"), creds.get("aws_session_token"), timeout,
     )
-    cache: dict[tuple, Any] = getattr(_local, "clients", None) or {}
-    _local.clients = cache
-    if key not in cache:
-        session = boto3.session.Session(**creds) if creds else boto3.session.Session()
-        config = Config(connect_timeout=min(timeout, 5), read_timeout=timeout, retries={"max_attempts": 2})
-        cache[key] = session.client(service, region_name=region, config=config)
-    return cache[key]
+    cache: OrderedDict[tuple, Any] | None = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = OrderedDict()
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    config = Config(connect_timeout=min(timeout, 5), read_timeout=timeout, retries={"max_attempts": 2})
+    made = _session().client(service, region_name=region, config=config, **creds)
+    cache[key] = made
+    if len(cache) > MAX_CLIENTS_PER_THREAD:
+        cache.popitem(last=False)
+    return made

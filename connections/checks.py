@@ -96,6 +96,8 @@ class CheckContext:
     platform_aws_account_id: Callable[[], str] | None = None
     # CA bundle for the Azure authority (settings AZURE_CA_BUNDLE; tests point it at a local fake's CA).
     azure_ca_bundle: str | None = None
+    # Extra trusted CA certificates (PEM) for self-hosted endpoints with a company CA; added to certifi's.
+    extra_ca_data: str = ""
 
     def endpoint(self, name: str) -> str:
         return endpoint(name)

@@ -15,7 +15,10 @@ from accounts.policy import SYSTEM
 
 from .choices import ConnectionStatusChoices
 from .models import Connection
+from .tasks_roles import validate_role_task
 from .verification import run_check
+
+__all__ = ["check_connections_chunk", "health_sweep", "test_connection_task", "validate_role_task"]
 
 logger = logging.getLogger(__name__)
 

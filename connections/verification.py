@@ -71,7 +71,18 @@ def build_context(connection: Connection, ref: ReferencedCredentials | None = No
         sign_assertion=_signer(connection.org.slug, connection.name),
         platform_aws_account_id=_platform_account_id,
         azure_ca_bundle=getattr(settings, "AZURE_CA_BUNDLE", None) or None,
+        extra_ca_data=_extra_ca_data(),
     )
+
+
+def _extra_ca_data() -> str:
+    """EXTRA_CA_DATA: PEM text, or the path of a PEM file."""
+    value = str(getattr(settings, "EXTRA_CA_DATA", "") or "")
+    if value and "-----BEGIN" not in value:
+        from pathlib import Path
+
+        return Path(value).read_text()
+    return value
 
 
 def _platform_account_id() -> str:

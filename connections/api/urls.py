@@ -1,6 +1,6 @@
 """Connections API routes under /api/v1/: providers, connections by name, and credential selection."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -16,5 +16,6 @@ urlpatterns = [
         name="environment-selection",
     ),
     path("orgs/<slug:org_slug>/environments/<slug:env_slug>/selection/", views.SelectionSlashView.as_view()),
+    path("", include("connections.api.roles")),
     *router.urls,
 ]

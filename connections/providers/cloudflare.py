@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
+from ..checks import CheckContext, CheckResult
+from ..netguard import GuardedResponse
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .httpcheck import CheckClient, json_or_empty, text_field
+
+
+def _first_error(body: Any) -> str:
+    """Cloudflare's ``errors[0].message``: every v4 answer carries its errors in that list."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    return text_field(errors[0], "message") if isinstance(errors, list) and errors else ""
+
+
+def _result(body: Any) -> Mapping[str, Any]:
+    result = body.get("result") if isinstance(body, Mapping) else None
+    return result if isinstance(result, Mapping) else {}
 
 
 class CloudflareProvider(Provider):
@@ -39,3 +55,43 @@ class CloudflareProvider(Provider):
         out.set_secret_env("CLOUDFLARE_API_TOKEN", secrets["token"])
         out.set_env("CLOUDFLARE_ACCOUNT_ID", config["account_id"])
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``GET /user/tokens/verify``, then ``GET /accounts/{account_id}`` with the same token.
+
+        Verify answers ``success: true`` even for a disabled or expired token, so the token's
+        ``status`` must be ``active`` too; the account call proves the token is scoped to the account
+        runs will use.
+        """
+        base = ctx.endpoint("cloudflare")
+        client = CheckClient(
+            ctx, "Cloudflare", secrets=secrets, headers={"Authorization": f"Bearer {secrets['token']}"}
+        )
+        response = client.call("GET", f"{base}/user/tokens/verify")
+        body = json_or_empty(response)
+        status = text_field(_result(body), "status")
+        if not self._succeeded(response, body) or status != "active":
+            raise client.failed(_first_error(body) or f"The API token is {status or 'not valid'}.")
+        details: dict[str, Any] = {
+            "token_status": status,
+            "token_expires_on": text_field(_result(body), "expires_on") or None,
+        }
+        account_id = config.get("account_id")
+        if account_id:
+            details["account_name"] = self._account_name(client, base, account_id)
+        where = f" for account {details['account_name'] or account_id}" if account_id else ""
+        return client.result(f"Cloudflare API token is active{where}.", details)
+
+    @staticmethod
+    def _succeeded(response: GuardedResponse, body: Any) -> bool:
+        return response.status == 200 and isinstance(body, Mapping) and body.get("success") is True
+
+    def _account_name(self, client: CheckClient, base: str, account_id: str) -> str:
+        response = client.call("GET", f"{base}/accounts/{quote(account_id, safe='')}")
+        body = json_or_empty(response)
+        if not self._succeeded(response, body):
+            reason = _first_error(body) or f"HTTP {response.status}"
+            raise client.failed(f"Account {account_id} is not accessible with this token ({reason}).")
+        return text_field(_result(body), "name")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .httpcheck import CheckClient, json_or_empty, text_field
 
 REGION_CHOICES = tuple(
     (code, label)
@@ -52,3 +55,31 @@ class DigitalOceanProvider(Provider):
         if config.get("region"):
             out.set_env("DIGITALOCEAN_REGION", config["region"])
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``GET /v2/account`` with the token; a locked account fails even though the token is valid.
+
+        A locked account (billing, abuse) accepts the token but refuses to create anything, so a run
+        would fail later with a less helpful error: DigitalOcean's ``status_message`` says why.
+        """
+        client = CheckClient(
+            ctx, "DigitalOcean", secrets=secrets, headers={"Authorization": f"Bearer {secrets['token']}"}
+        )
+        response = client.call("GET", f"{ctx.endpoint('digitalocean')}/v2/account")
+        body = json_or_empty(response)
+        if response.status != 200:
+            message = text_field(body, "message")
+            if response.status in (401, 403):
+                raise client.failed(message or "Unable to authenticate you")
+            raise client.unexpected(response, message)
+        account = body.get("account") if isinstance(body, Mapping) else None
+        if not isinstance(account, Mapping):
+            raise client.failed("DigitalOcean answered without account information.")
+        email, status = text_field(account, "email"), text_field(account, "status")
+        if status == "locked":
+            raise client.failed(text_field(account, "status_message") or "The DigitalOcean account is locked.")
+        team = account.get("team") if isinstance(account.get("team"), Mapping) else {}
+        details = {"email": email, "status": status, "team": text_field(team, "name") or None}
+        return client.result(f"Authenticated to DigitalOcean as {email} (account {status}).", details)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider, b64
+from .httpcheck import CheckClient, json_or_empty, text_field
 
 DEFAULT_REGISTRY_URL = "https://index.docker.io/v1/"
 DOCKER_CONFIG_FILE = "docker/config.json"
@@ -56,3 +59,28 @@ class DockerHubProvider(Provider):
         out.set_env("DOCKER_REGISTRY_USER", user)
         out.set_secret_env("DOCKER_REGISTRY_PASS", token)
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``POST /v2/users/login`` with the namespace and the access token, as ``docker login`` does.
+
+        Success returns a Hub session JWT: it is a credential in its own right, so it is only checked
+        for presence and then dropped, never returned or logged.
+        """
+        namespace = config["namespace"]
+        client = CheckClient(ctx, "Docker Hub", secrets=secrets)
+        response = client.call(
+            "POST",
+            f"{ctx.endpoint('dockerhub')}/v2/users/login",
+            json_body={"username": namespace, "password": secrets["token"]},
+        )
+        body = json_or_empty(response)
+        if response.status == 200 and text_field(body, "token"):
+            return client.result(f"Logged in to Docker Hub as {namespace}.", {"username": namespace})
+        message = text_field(body, "detail", "message")
+        if response.status in (401, 403):
+            raise client.failed(message or "Incorrect authentication credentials")
+        if response.status == 200:
+            raise client.failed("Docker Hub accepted the login but returned no session token.")
+        raise client.unexpected(response, message)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .httpcheck import CheckClient, json_or_empty, text_field
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -71,3 +74,60 @@ class GitHubProvider(Provider):
         if config.get("organization"):
             out.set_env("GITHUB_OWNER", config["organization"])
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``GET /user`` with the token, then ``GET /orgs/{organization}`` when one is configured.
+
+        The user call proves the token; the organization call proves the token can see the owner runs
+        will use, which is the most common surprise (an OAuth app not approved by the organization,
+        a fine-grained token created under another owner). An organization equal to the token's own
+        login is a user account, which ``/orgs`` does not know, so it needs no second call.
+        """
+        base = self._api_base(config, ctx)
+        client = CheckClient(
+            ctx,
+            "GitHub",
+            secrets=secrets,
+            headers={
+                "Authorization": f"Bearer {secrets['token']}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+        )
+        response = client.call("GET", f"{base}/user")
+        body = json_or_empty(response)
+        if response.status != 200:
+            message = text_field(body, "message")
+            if response.status == 401:
+                raise client.failed(message or "Bad credentials")
+            raise client.unexpected(response, message)
+        login = text_field(body, "login")
+        # Fine-grained tokens and GitHub App tokens have no OAuth scopes: the header is then absent.
+        header = response.headers.get("x-oauth-scopes")
+        scopes = [scope.strip() for scope in header.split(",") if scope.strip()] if header is not None else None
+        organization = config.get("organization") or ""
+        if organization and organization.lower() != login.lower():
+            self._check_organization(client, base, organization)
+        where = f" with access to {organization}" if organization else ""
+        return client.result(
+            f"Authenticated to GitHub as {login}{where}.",
+            {"login": login, "scopes": scopes, "organization": organization or None},
+        )
+
+    @staticmethod
+    def _api_base(config: Mapping[str, Any], ctx: CheckContext) -> str:
+        """The connection's GitHub Enterprise URL, or the platform's GitHub endpoint for github.com."""
+        base_url = str(config.get("base_url") or "").rstrip("/")
+        return base_url if base_url and base_url != DEFAULT_API_URL else ctx.endpoint("github")
+
+    @staticmethod
+    def _check_organization(client: CheckClient, base: str, organization: str) -> None:
+        response = client.call("GET", f"{base}/orgs/{quote(organization, safe='')}")
+        if response.status == 200:
+            return
+        if response.status == 404:
+            raise client.failed(f"Organization '{organization}' not found or not visible to this token.")
+        # 403 carries GitHub's explanation, e.g. SAML single sign-on not authorized for this token.
+        raise client.unexpected(response, text_field(json_or_empty(response), "message"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, OnPremProvider, ProviderValidationError, onprem_network_fields
+from .httpcheck import CheckClient, json_or_empty, text_field
 
 
 class ProxmoxProvider(OnPremProvider):
@@ -68,3 +71,34 @@ class ProxmoxProvider(OnPremProvider):
         if secrets.get("ssh_password"):
             out.set_secret_env("PROXMOX_VE_SSH_PASSWORD", secrets["ssh_password"])
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``GET /api2/json/version`` with ``Authorization: PVEAPIToken=<token id>=<secret>``, over the VPN.
+
+        The endpoint is a private address, which the SSRF guard refuses unless it lies in the
+        connection's own declared subnet: that subnet is passed as the only extra allowed network.
+        pveproxy explains a refusal only in the status line, so a 401 is described here.
+        """
+        token_id = config["token_id"]
+        client = CheckClient(
+            ctx,
+            "Proxmox VE",
+            secrets=secrets,
+            headers={"Authorization": f"PVEAPIToken={token_id}={secrets['token']}"},
+            allowed_networks=(config["subnet"],) if config.get("subnet") else (),
+        )
+        endpoint = str(config["api_endpoint"]).rstrip("/")
+        response = client.call("GET", f"{endpoint}/api2/json/version")
+        body = json_or_empty(response)
+        if response.status == 401:
+            raise client.failed(f"Proxmox VE refused API token '{token_id}' (HTTP 401 authentication failure).")
+        if response.status != 200:
+            raise client.unexpected(response, text_field(body, "message"))
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, Mapping):
+            raise client.failed("Proxmox VE answered without version data.")
+        version = text_field(data, "version")
+        details = {"version": version, "release": text_field(data, "release"), "repoid": text_field(data, "repoid")}
+        return client.result(f"Proxmox VE {version} at {endpoint} accepted API token '{token_id}'.", details)

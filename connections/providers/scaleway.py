@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
+from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .httpcheck import CheckClient, json_or_empty, text_field
 
 REGION_CHOICES = (("fr-par", "Paris"), ("nl-ams", "Amsterdam"), ("pl-waw", "Warsaw"))
 
@@ -50,3 +54,30 @@ class ScalewayProvider(Provider):
         out.set_env("SCW_DEFAULT_REGION", config["region"])
         out.set_env("SCW_DEFAULT_ZONE", f"{config['region']}-1")
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``GET /iam/v1alpha1/api-keys/{access_key}`` authenticated with the secret key (``X-Auth-Token``).
+
+        Reading the key's own IAM record needs no extra permission, so a 200 proves the secret key
+        while a 404 means the access key typed in is not the one that secret belongs to.
+        """
+        access_key = config["access_key"]
+        client = CheckClient(ctx, "Scaleway", secrets=secrets, headers={"X-Auth-Token": secrets["secret_key"]})
+        response = client.call("GET", f"{ctx.endpoint('scaleway')}/iam/v1alpha1/api-keys/{quote(access_key, safe='')}")
+        body = json_or_empty(response)
+        message = text_field(body, "message")
+        if response.status in (401, 403):
+            raise client.failed(message or "authentication is denied")
+        if response.status == 404:
+            raise client.failed(f"Access key {access_key} not found ({message or 'resource is not found'}).")
+        if response.status != 200:
+            raise client.unexpected(response, message)
+        details = {
+            "access_key": text_field(body, "access_key") or access_key,
+            "default_project_id": text_field(body, "default_project_id") or None,
+            "expires_at": text_field(body, "expires_at") or None,
+            "bearer": "application" if text_field(body, "application_id") else "user",
+        }
+        return client.result(f"Scaleway API key {access_key} is valid.", details)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..checks import CheckContext, CheckFailed, CheckResult
 from . import validators as v
-from .base import AuthMethod, Field, Materialized, OnPremProvider, onprem_network_fields
+from .base import AuthMethod, Field, Materialized, OnPremProvider, b64, onprem_network_fields
+from .httpcheck import CheckClient, json_or_empty, text_field
+
+
+def _vapi_message(body: Any) -> str:
+    """The first ``default_message`` of a vSphere Automation API error (``{"error_type", "messages"}``)."""
+    messages = body.get("messages") if isinstance(body, Mapping) else None
+    first = messages[0] if isinstance(messages, list) and messages else {}
+    return text_field(first, "default_message") or text_field(body, "error_type")
 
 
 class VCenterProvider(OnPremProvider):
@@ -51,3 +61,47 @@ class VCenterProvider(OnPremProvider):
         out.set_secret_env("VSPHERE_PASSWORD", secrets["password"])
         out.set_env("VSPHERE_ALLOW_UNVERIFIED_SSL", "false")
         return out
+
+    def check(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: CheckContext
+    ) -> CheckResult:
+        """``POST /api/session`` with basic auth (vSphere Automation API), then ``DELETE`` that session.
+
+        Creating a session is the documented way to prove a user name and password; the session id is
+        itself a credential, so it is deleted right away (vCenter limits concurrent sessions) and never
+        returned. Like Proxmox, the host is reached over the VPN: the connection's subnet is the only
+        extra network the SSRF guard may open.
+        """
+        host, port = str(config["host"]), int(config.get("port") or 443)
+        base = f"https://{f'[{host}]' if ':' in host else host}:{port}"
+        basic = b64(f"{config['username']}:{secrets['password']}")
+        client = CheckClient(
+            ctx,
+            "vCenter",
+            secrets={**secrets, "basic": basic},
+            allowed_networks=(config["subnet"],) if config.get("subnet") else (),
+        )
+        response = client.call("POST", f"{base}/api/session", headers={"Authorization": f"Basic {basic}"})
+        body = json_or_empty(response)
+        if response.status in (401, 403):
+            raise client.failed(_vapi_message(body) or "Authentication required.")
+        if response.status == 404:
+            raise client.failed("This vCenter has no /api/session endpoint (it needs vSphere 7.0 Update 2 or later).")
+        if response.status not in (200, 201):
+            raise client.unexpected(response, _vapi_message(body))
+        if not isinstance(body, str) or not body:
+            raise client.failed("vCenter answered without a session id.")
+        closed = self._close_session(client, base, body)
+        return client.result(
+            f"Opened a vSphere API session on {host}:{port} as {config['username']}.",
+            {"host": host, "port": port, "username": config["username"], "session_closed": closed},
+        )
+
+    @staticmethod
+    def _close_session(client: CheckClient, base: str, session_id: str) -> bool:
+        """Best effort: the credentials are proven already, and an unclosed session expires on its own."""
+        try:
+            response = client.call("DELETE", f"{base}/api/session", headers={"vmware-api-session-id": session_id})
+        except CheckFailed:
+            return False
+        return response.status in (200, 204)
