@@ -38,6 +38,7 @@ class AuditAction:
     MEMBER_REMOVED = "member.removed"
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
+    NOTIFICATION_DISMISSED = "notification.dismissed"
 
 
 class AuditWriteError(Exception):

@@ -35,6 +35,7 @@ def organizations(request: HttpRequest) -> dict[str, object]:
             "current_role": None,
             "org_perms": OrgPermissions(None, None),
             "org_nav_items": [],
+            "open_alerts": 0,
         }
     from .models import Membership
 
@@ -51,7 +52,17 @@ def organizations(request: HttpRequest) -> dict[str, object]:
         "current_role": current_role,
         "org_perms": perms,
         "org_nav_items": _app_nav_items(current_org, perms) if current_org is not None else [],
+        "open_alerts": _open_alerts(current_org),
     }
+
+
+def _open_alerts(org: Any) -> int:
+    """Undismissed alerts of the current organization, for the banner on every page."""
+    if org is None:
+        return 0
+    from .models import Notification
+
+    return Notification.objects.filter(org=org, dismissed_at__isnull=True).count()
 
 
 def _current(request: HttpRequest, user_orgs: list[tuple[Any, str]]) -> tuple[Any, str | None]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .audit import AuditAction, record_event
 from .choices import PlanChoices, RoleChoices, role_rank
-from .models import TOKEN_PREFIX, APIToken, Environment, Membership, Organization, User, hash_token
+from .models import TOKEN_PREFIX, APIToken, Environment, Membership, Notification, Organization, User, hash_token
 from .policy import Action, check, clear_role_cache, role_in, split_actor
 
 
@@ -319,3 +319,22 @@ def authenticate_for_token(org_slug: str, user: User) -> Organization:
     if org is None or role_in(user, org) is None:
         raise ValidationError({"org": "You are not a member of this organization."})
     return org
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_dismiss_notification(notification: Notification, *, actor: Any) -> Notification:
+    """Dismiss an alert for the whole organization (users and up: the people who act on connections)."""
+    check(actor, Action.TEST_CONNECTION, notification)
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.dismissed_at is not None:
+        return notification
+    notification.dismissed_at = timezone.now()
+    notification.save(update_fields=["dismissed_at"])
+    record_event(
+        org=notification.org, action=AuditAction.NOTIFICATION_DISMISSED, actor=actor,
+        target_repr=notification.title, details={"notification_id": notification.pk},
+    )
+    return notification

@@ -46,6 +46,11 @@ org_patterns = [
     path("o/<slug:org_slug>/tokens/new/", views.TokenCreateView.as_view(), name="token_create"),
     path("o/<slug:org_slug>/tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token_revoke"),
     path("o/<slug:org_slug>/audit/", views.AuditListView.as_view(), name="audit_list"),
+    path(
+        "o/<slug:org_slug>/alerts/<int:pk>/dismiss/",
+        views.NotificationDismissView.as_view(),
+        name="notification_dismiss",
+    ),
 ]
 
 urlpatterns = [

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.views import View
 from django.views.generic import TemplateView
 
 from . import services
@@ -38,7 +39,7 @@ from .forms import (
     TokenCreateForm,
 )
 from .mixins import OrgFormView, OrgPageMixin
-from .models import APIToken, AuditEvent, Environment, Membership
+from .models import APIToken, AuditEvent, Environment, Membership, Notification
 from .policy import Action
 
 AUDIT_PAGE_SIZE = 50
@@ -100,6 +101,9 @@ class OrgHomeView(OrgPageMixin, TemplateView):
             Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
         )
         context["member_count"] = Membership.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).count()
+        context["alerts"] = Notification.objects.restrict(self.actor, Action.VIEW).filter(
+            org=self.org, dismissed_at__isnull=True
+        )[:20]
         if self.can(Action.READ_AUDIT):
             events = AuditEvent.objects.restrict(self.actor, Action.READ_AUDIT).filter(org=self.org)
             context["recent_events"] = events.order_by("-seq")[:RECENT_AUDIT_EVENTS]
@@ -342,6 +346,22 @@ class TokenRevokeView(TokenQuerysetMixin, OrgFormView):
         if not ok:
             return self.form_invalid(form)
         return self.succeed(f"Token “{token.name}” revoked.")
+
+
+# --- Alerts ---------------------------------------------------------------------------------------
+
+
+class NotificationDismissView(OrgPageMixin, View):
+    """POST-only: dismiss an alert shown on the organization home (users and up)."""
+
+    required_action = Action.TEST_CONNECTION
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, org_slug: str, pk: int) -> HttpResponse:
+        note = self.get_org_object(Notification, pk=pk)
+        services.do_dismiss_notification(note, actor=self.actor)
+        messages.success(request, f"Alert “{note.title}” dismissed.")
+        return redirect("org_home", org_slug=self.org.slug)
 
 
 # --- Audit trail ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.choices import PlanChoices, RoleChoices
-from accounts.models import APIToken, AuditEvent, Environment, Membership, Organization, slug_validator
+from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization, slug_validator
 from accounts.policy import role_in
 
 
@@ -148,3 +148,10 @@ class MeSerializer(serializers.Serializer):
     full_name = serializers.CharField()
     memberships = MembershipBriefSerializer(many=True)
     token = APITokenSerializer(allow_null=True)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "level", "title", "message", "url", "target_type", "target_id", "created_at", "dismissed_at"]
+        read_only_fields = fields

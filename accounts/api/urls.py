@@ -11,6 +11,7 @@ router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/environments", views.Environment
 router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/members", views.MemberViewSet, basename="member")
 router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/tokens", views.TokenViewSet, basename="token")
 router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/audit", views.AuditEventViewSet, basename="audit")
+router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -23,7 +24,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.filtersets import AuditEventFilterSet, EnvironmentFilterSet, MembershipFilterSet
-from accounts.models import APIToken, AuditEvent, Environment, Membership, Organization
+from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization
 from accounts.policy import Action, can, member_org_ids, split_actor
 
 from . import serializers as s
@@ -257,3 +258,24 @@ class AuditEventViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_org_queryset(self) -> QuerySet:
         return AuditEvent.objects.restrict(self.actor, Action.READ_AUDIT).filter(org=self.get_org()).order_by("-seq")
+
+
+class NotificationViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Alerts (e.g. a connection that started failing its health check). `?open=true` for undismissed."""
+
+    queryset = Notification.objects.none()
+    serializer_class = s.NotificationSerializer
+    ordering_fields = ["created_at"]
+    action_policies = {"dismiss": Action.TEST_CONNECTION}
+
+    def get_org_queryset(self) -> QuerySet:
+        qs = Notification.objects.restrict(self.actor, Action.VIEW).filter(org=self.get_org()).order_by("-created_at")
+        if self.request.query_params.get("open") in ("1", "true", "yes"):
+            qs = qs.filter(dismissed_at__isnull=True)
+        return qs
+
+    @extend_schema(request=None, responses=s.NotificationSerializer)
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request: Request, org_slug: str, pk: str) -> Response:
+        note = services.do_dismiss_notification(self.get_object(), actor=self.actor)
+        return Response(self.get_serializer(note).data)

@@ -110,3 +110,53 @@ def test_sweep_on_a_real_celery_worker(org, members, make_connection, moto, redi
         app.conf.update(saved)
         _reset_broker_pools(app)
     assert Connection.objects.filter(health_status="healthy").count() == 12
+
+
+def test_alert_is_shown_and_dismissed(api_as, aws, members, client):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    api_as("user").post(URL.format(name="aws-dev"))
+    notes = api_as("viewer").get("/api/v1/orgs/acme/notifications/?open=true").json()["results"]
+    assert len(notes) == 1 and notes[0]["title"] == "Connection 'aws-dev' is failing its check"
+    assert notes[0]["url"] == "/o/acme/connections/aws-dev/"
+    client.force_login(members["viewer"])
+    page = client.get("/o/acme/").content.decode()
+    assert "1 open alert" in page and "failing its check" in page and "Dismiss" not in page
+    assert client.post(f"/o/acme/alerts/{notes[0]['id']}/dismiss/").status_code == 403
+    assert api_as("viewer").post(f"/api/v1/orgs/acme/notifications/{notes[0]['id']}/dismiss/").status_code == 403
+    client.force_login(members["user"])
+    assert "Dismiss" in client.get("/o/acme/").content.decode()
+    assert client.post(f"/o/acme/alerts/{notes[0]['id']}/dismiss/").status_code == 302
+    assert api_as("user").get("/api/v1/orgs/acme/notifications/?open=true").json()["results"] == []
+    assert "open alert" not in client.get("/o/acme/").content.decode()
+    assert AuditEvent.objects.filter(action="notification.dismissed").count() == 1
+
+
+def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_on_commit_callbacks):
+    """The alert is POSTed as JSON to the configured webhook (a local receiver here)."""
+    import http.server
+    import json as jsonlib
+    import threading
+
+    received: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
+    settings.NETGUARD_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    try:
+        services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+        with django_capture_on_commit_callbacks(execute=True):
+            api_as("user").post(URL.format(name="aws-dev"))
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    assert received[0]["org"] == "acme" and "aws-dev" in received[0]["title"]
