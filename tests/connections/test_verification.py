@@ -140,7 +140,7 @@ def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_o
     received: list[dict] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):
             received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
