@@ -109,8 +109,8 @@ def record_event(
             details=redact(details or {}),
         )
         event.hash = event.compute_hash()
-        with transaction.atomic():
-            event.save(force_insert=True)
+        # No savepoint: a failed insert must fail the caller's whole transaction anyway.
+        event.save(force_insert=True)
     except DatabaseError as exc:
         raise AuditWriteError() from exc
     return event

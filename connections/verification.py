@@ -127,7 +127,8 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
     and alert when the connection changes to failing."""
     check(actor, Action.TEST_CONNECTION, connection)
     connection = Connection.objects.select_for_update().select_related("org").get(pk=connection.pk)
-    was_unhealthy = connection.health_status == HealthStatusChoices.UNHEALTHY
+    previous_health = connection.health_status
+    was_unhealthy = previous_health == HealthStatusChoices.UNHEALTHY
     connection.health_status = HealthStatusChoices.HEALTHY if outcome.ok else HealthStatusChoices.UNHEALTHY
     connection.last_checked_at = timezone.now()
     connection.last_check_error = "" if outcome.ok else outcome.message
@@ -139,10 +140,13 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
             "health_status", "last_checked_at", "last_check_error", "last_check_duration_ms", "status", "updated_at"
         ]
     )
-    record_event(
-        org=connection.org, action=VerificationAuditAction.TESTED, actor=actor, target=connection,
-        details={"ok": outcome.ok, "message": outcome.message, "duration_ms": outcome.duration_ms},
-    )
+    # A person's Test is always audited; the scheduled sweep only when the health changes (the use
+    # of the credentials is audited either way, by use_credentials).
+    if actor is not SYSTEM or previous_health != connection.health_status:
+        record_event(
+            org=connection.org, action=VerificationAuditAction.TESTED, actor=actor, target=connection,
+            details={"ok": outcome.ok, "message": outcome.message, "duration_ms": outcome.duration_ms},
+        )
     if not outcome.ok and not was_unhealthy:
         _alert(connection, outcome, actor)
     return connection

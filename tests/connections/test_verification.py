@@ -71,6 +71,10 @@ def test_eager_sweep_checks_active_connections_only(org, members, make_connectio
     assert health_sweep(chunk_size=2) == 2  # 4 active connections in chunks of 2
     checked = Connection.objects.filter(last_checked_at__isnull=False)
     assert sorted(c.name for c in checked) == ["aws-1", "aws-2", "aws-3", "aws-4"]
+    # A second sweep with unchanged results is not re-audited as "tested" (each use still is).
+    health_sweep(chunk_size=2)
+    assert AuditEvent.objects.filter(action="connection.tested").count() == 4
+    assert AuditEvent.objects.filter(action="connection.credentials_used").count() == 8
 
 
 def _reset_broker_pools(app) -> None:
