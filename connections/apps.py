@@ -6,6 +6,10 @@ class ConnectionsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "connections"
+    # The organization navigation's item (see accounts.context_processors); hidden until the routes are mounted.
+    org_nav_items = [
+        {"label": "Connections", "url_name": "connection_list", "action": "view", "section": "connections"}
+    ]
 
     def ready(self) -> None:
         from accounts.policy import Action, register_object_permission

@@ -16,12 +16,10 @@ import boto3
 import pytest
 from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.urls import include, path
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
 from accounts.policy import SYSTEM
-from config import urls as project_urls
 from connections import role_validation
 from connections.choices import RoleStatusChoices as Status
 from connections.models import Connection, ConnectionRole, ConnectionUsage
@@ -40,11 +38,7 @@ from tests.connections.provider_examples import CLIENT_ID, SUBSCRIPTION_ID, TENA
 from tests.fakes.azure_arm import FakeAzure
 from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
 
-# The integrator includes connections.api.roles from connections/api/urls.py; until then (and
-# independently of it) these tests route it themselves in front of the project's URLs.
-urlpatterns = [path("api/v1/", include("connections.api.roles")), *project_urls.urlpatterns]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 AZURE_SECRET = valid_examples()["azure"]["client_secret"][1]["client_secret"]
 PRINCIPAL_ID = "5d1c9e36-0c8b-4a3e-9f41-2b7d6e8a9c10"
@@ -628,7 +622,7 @@ def test_api_queued_validation_answers_202(api_as, aws_connection, members, monk
 def test_api_schema_documents_the_role_endpoints(api_as) -> None:
     from drf_spectacular.generators import SchemaGenerator
 
-    schema = SchemaGenerator(urlconf=__name__).get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = schema["paths"]
     assert "/api/v1/orgs/{org_slug}/connections/{name}/roles/" in paths
     assert "post" in paths["/api/v1/orgs/{org_slug}/connections/{name}/roles/{id}/validate/"]

@@ -1,0 +1,740 @@
+"""Server-rendered pages of the connections app: the connections page (provider cards to add one, the
+organization's connections as cards), the generated create/edit/rotate forms, details with the Test
+button, environment authorizations, usage history, the deletion preview, and the selection explainer.
+
+Views are thin (see `accounts/views.py`): lists start from `.restrict()`, the organization-level check
+comes from `OrgPageMixin`, and the check on a connection is made on the object itself (so per-object
+grants count) by `get_org_object`. Every change goes through a `do_*` service; pages never call the API
+and never read a secret: they show which secrets are set by fingerprint only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import django_filters
+from celery.result import EagerResult
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.views.generic import TemplateView
+
+from accounts.choices import PLAN_ORDER
+from accounts.forms import ConfirmForm
+from accounts.mixins import OrgFormView, OrgPageMixin
+from accounts.models import Environment
+from accounts.policy import Action
+
+from . import services
+from .choices import ConnectionStatusChoices, HealthStatusChoices
+from .filtersets import ConnectionFilterSet
+from .forms import (
+    MODE_CREATE,
+    MODE_EDIT,
+    MODE_ROTATE,
+    AuthorizationsForm,
+    ConnectionForm,
+    RoleForm,
+    SelectionForm,
+    SetActiveForm,
+    connection_form_class,
+    initial_from_connection,
+)
+from .models import Connection, ConnectionAuthorization, ConnectionRole
+from .providers import CATEGORY_LABELS, PROVIDER_CHOICES, REGISTRY, Provider
+from .role_validation import do_add_role, do_delete_role
+from .runtime import SelectionError, select_connection
+from .services import PLAN_LABELS, PlanLimitError
+from .tasks import test_connection_task, validate_role_task
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 24
+USAGE_PAGE_SIZE = 50
+RECENT_USAGE = 5
+NAV_SECTION = "connections"
+
+
+# --- Provider presentation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderDisplay:
+    """How a provider looks on a card: its icon (inline SVG or a monogram) on its brand colour, with
+    the text colour that reads best on it (brand colours range from Docker blue to AWS orange)."""
+
+    code: str
+    label: str
+    icon: str
+    icon_is_svg: bool
+    color: str
+    text_color: str
+
+
+def _relative_luminance(hex_color: str) -> float:
+    value = hex_color.lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    try:
+        channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    except ValueError:
+        return 0.0
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _text_color(background: str) -> str:
+    """White or near-black, whichever contrasts more with `background` (WCAG contrast ratio)."""
+    luminance = _relative_luminance(background)
+    dark = 0.0116  # #111827
+    on_white = 1.05 / (luminance + 0.05)
+    on_dark = (luminance + 0.05) / (dark + 0.05)
+    return "#ffffff" if on_white >= on_dark else "#111827"
+
+
+def provider_display(spec: Provider) -> ProviderDisplay:
+    icon = spec.icon or spec.label[:2].upper()
+    color = spec.color or "#64748b"
+    return ProviderDisplay(spec.code, spec.label, icon, icon.lstrip().startswith("<svg"), color, _text_color(color))
+
+
+DISPLAY: dict[str, ProviderDisplay] = {code: provider_display(spec) for code, spec in REGISTRY.items()}
+
+
+def display_for(code: str) -> ProviderDisplay:
+    """A provider's display, or a neutral one for a row whose provider left the registry."""
+    return DISPLAY.get(code) or ProviderDisplay(code, code, code[:3].upper(), False, "#64748b", "#ffffff")
+
+
+def auth_method_label(spec: Provider | None, code: str) -> str:
+    if spec is not None:
+        for method in spec.auth_methods:
+            if method.code == code:
+                return method.label
+    return code
+
+
+def plan_needed(org: Any, spec: Provider) -> tuple[str, str] | None:
+    """(label of the plan needed, the service's full explanation), or None if the plan allows it.
+
+    The rule itself is the service's (`check_plan_allows`); the plan named on the card is the one it
+    requires, or the next plan up when the limit is about how many provider types are in use.
+    """
+    try:
+        services.check_plan_allows(org, spec.code)
+    except PlanLimitError as exc:
+        needed = spec.requires_plan
+        if PLAN_ORDER[needed] <= PLAN_ORDER[org.plan]:
+            higher = [plan for plan, rank in PLAN_ORDER.items() if rank > PLAN_ORDER[org.plan]]
+            needed = higher[0] if higher else needed
+        return PLAN_LABELS[needed], str(exc)
+    return None
+
+
+# --- Shared view plumbing -------------------------------------------------------------------------
+
+
+def connection_queryset(view: OrgPageMixin, *, detail: bool = True) -> QuerySet:
+    """The organization's connections this actor may see; for one connection's pages, with the rows
+    they show (the connection it borrows from, who created and changed it).
+
+    The ciphertext is never displayed, so it is not even read.
+    """
+    connections = Connection.objects.restrict(view.actor, Action.VIEW).filter(org=view.org)
+    if not detail:
+        return connections.defer("secrets_envelope")
+    return connections.select_related("cloud_connection", "created_by", "updated_by").defer(
+        "secrets_envelope", "cloud_connection__secrets_envelope"
+    )
+
+
+def org_environments(view: OrgPageMixin) -> QuerySet:
+    return Environment.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).order_by("slug")
+
+
+def taken_environments(org: Any, provider: str, exclude: Connection | None = None) -> dict[str, str]:
+    """environment slug -> name of the `provider` connection authorized there (one per provider)."""
+    rows = ConnectionAuthorization.objects.filter(org=org, provider=provider)
+    if exclude is not None:
+        rows = rows.exclude(connection=exclude)
+    return dict(rows.values_list("environment__slug", "connection__name"))
+
+
+class ConnectionServiceMixin:
+    """`run_service` for connection forms: service errors keyed `config.x`/`secrets.x` land on field
+    `x`, and a plan limit (a PermissionDenied, a 403 elsewhere) is shown on the form, because the
+    user can fix it by choosing another provider or asking for a plan change."""
+
+    def run_service(self, form: forms.Form, service: Any, /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+        def call(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                return service(*call_args, **call_kwargs)
+            except PlanLimitError as exc:
+                raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
+            except ValidationError as exc:
+                if isinstance(form, ConnectionForm):
+                    raise form.service_error(exc) from None
+                raise
+
+        return super().run_service(form, call, *args, **kwargs)  # type: ignore[misc]
+
+
+class ConnectionObjectMixin(ConnectionServiceMixin):
+    """Resolves `self.connection` from the `connection_name` URL argument: 404 outside this organization,
+    then `connection_action` is checked on the connection itself, so per-object grants count."""
+
+    connection_action: Action = Action.VIEW
+    connection: Connection
+
+    def resolve_objects(self) -> None:
+        view: Any = self
+        self.connection = view.get_org_object(
+            connection_queryset(view), action=self.connection_action, name=view.kwargs["connection_name"]
+        )
+
+    def connection_perms(self) -> dict[str, bool]:
+        view: Any = self
+        return {
+            "test": view.can(Action.TEST_CONNECTION, self.connection),
+            "manage": view.can(Action.MANAGE_CONNECTIONS, self.connection),
+            "roles": self.connection.provider in ROLE_PROVIDERS and view.can(Action.MANAGE_ROLES, self.connection),
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        spec = self.connection.provider_spec
+        context.update(
+            connection=self.connection,
+            spec=spec,
+            display=display_for(self.connection.provider),
+            auth_label=auth_method_label(spec, self.connection.auth_method),
+            category_label=CATEGORY_LABELS.get(self.connection.category, self.connection.category),
+            has_secrets=bool(spec.secret_fields(self.connection.auth_method)),
+            may=self.connection_perms(),
+        )
+        return context
+
+    def detail_url(self, connection: Connection | None = None) -> str:
+        view: Any = self
+        return view.org_url("connection_detail", connection_name=(connection or self.connection).name)
+
+
+# --- The connections page -------------------------------------------------------------------------
+
+
+class ConnectionPageFilterSet(ConnectionFilterSet):
+    """The API's connection filters, with single-choice provider and status selects for the page.
+
+    Values stay in the URL (a GET form), so a filtered view can be bookmarked and works without script.
+    """
+
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Part of the name", "autocomplete": "off"}),
+    )
+    provider = django_filters.ChoiceFilter(choices=PROVIDER_CHOICES, empty_label="All providers", label="Provider")
+    status = django_filters.ChoiceFilter(
+        choices=ConnectionStatusChoices.choices, empty_label="Any status", label="Status"
+    )
+
+
+FILTER_FORM_FIELDS = ("q", "provider", "status")
+HIDDEN_FILTERS = ("category", "health_status", "environment")
+
+
+class ConnectionListView(OrgPageMixin, TemplateView):
+    """Provider cards to add a connection (admins), then the organization's connections as cards."""
+
+    template_name = "connections/connection_list.html"
+    nav_section = NAV_SECTION
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        authorizations = ConnectionAuthorization.objects.select_related("environment").order_by("environment__slug")
+        connections = (
+            connection_queryset(self, detail=False)
+            .annotate(role_count=Count("roles"))
+            .prefetch_related(Prefetch("authorizations", queryset=authorizations))
+            .order_by("name")
+        )
+        filterset = ConnectionPageFilterSet(self.request.GET or None, queryset=connections)
+        form = filterset.form
+        # An invalid filter shows its error and no cards, rather than silently widening the result.
+        rows = connections.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        cards = list(page.object_list)
+        for connection in cards:
+            spec = REGISTRY.get(connection.provider)
+            connection.display = display_for(connection.provider)
+            connection.auth_label = auth_method_label(spec, connection.auth_method)
+            connection.facts = connection.summary() if spec is not None else []
+        query = self.request.GET
+        context.update(
+            filter_form=form,
+            visible_fields=[form[name] for name in FILTER_FORM_FIELDS],
+            hidden_filters=[(name, value) for name in HIDDEN_FILTERS for value in query.getlist(name) if value],
+            is_filtered=any(query.get(name) for name in form.fields),
+            page_obj=page,
+            connections=cards,
+            environments=org_environments(self),
+            may_add=self.can(Action.MANAGE_CONNECTIONS),
+        )
+        if context["may_add"]:
+            context["provider_sections"] = self.provider_sections()
+        return context
+
+    def provider_sections(self) -> list[dict[str, Any]]:
+        """Connection types grouped by category, each with its auth methods and whether the plan allows it."""
+        sections: dict[str, list[dict[str, Any]]] = {}
+        for spec in REGISTRY.values():
+            needed = plan_needed(self.org, spec)
+            sections.setdefault(spec.category, []).append(
+                {
+                    "spec": spec,
+                    "display": DISPLAY[spec.code],
+                    "auth_methods": [method.label for method in spec.auth_methods],
+                    "plan_label": needed[0] if needed else "",
+                    "plan_message": needed[1] if needed else "",
+                    "url": self.org_url("connection_create", provider=spec.code),
+                }
+            )
+        return [
+            {"category": category, "label": label, "providers": sections[category]}
+            for category, label in CATEGORY_LABELS.items()
+            if category in sections
+        ]
+
+
+# --- Create ---------------------------------------------------------------------------------------
+
+
+class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
+    """The form generated for one provider and auth method; the auth method is chosen by GET links."""
+
+    template_name = "connections/connection_form.html"
+    required_action = Action.MANAGE_CONNECTIONS
+    nav_section = NAV_SECTION
+
+    def resolve_objects(self) -> None:
+        try:
+            self.spec = REGISTRY[self.kwargs["provider"]]
+        except KeyError:
+            raise Http404("No such connection type.") from None
+        self.auth_method = self.request.GET.get("auth_method") or self.spec.auth_method_codes[0]
+        if self.auth_method not in self.spec.auth_method_codes:
+            raise Http404("No such auth method for this connection type.")
+
+    def get_form_class(self) -> type[ConnectionForm]:
+        return connection_form_class(self.spec.code, self.auth_method, MODE_CREATE)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {
+            **super().get_form_kwargs(),
+            "org": self.org,
+            "environments": org_environments(self),
+            "taken": taken_environments(self.org, self.spec.code),
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        needed = plan_needed(self.org, self.spec)
+        method = self.spec.get_auth_method(self.auth_method)
+        context.update(
+            spec=self.spec,
+            display=DISPLAY[self.spec.code],
+            method=method,
+            external_id_required=self.spec.external_id_required(self.auth_method),
+            auth_methods=[
+                {
+                    "method": m,
+                    "url": f"{self.org_url('connection_create', provider=self.spec.code)}?auth_method={m.code}",
+                    "current": m.code == self.auth_method,
+                }
+                for m in self.spec.auth_methods
+            ],
+            plan_message=needed[1] if needed else "",
+        )
+        return context
+
+    def form_valid(self, form: ConnectionForm) -> HttpResponse:
+        ok, connection = self.run_service(
+            form,
+            services.do_create_connection,
+            self.org,
+            name=form.cleaned_data["name"],
+            provider=self.spec.code,
+            auth_method=self.auth_method,
+            config=form.config_data(),
+            secrets=form.secret_data(),
+            environments=form.cleaned_data["environments"],
+            description=form.cleaned_data["description"],
+        )
+        if not ok:
+            return self.form_invalid(form)
+        message = f"Connection “{connection.name}” created."
+        if connection.external_id:
+            message += " Put its External ID in your role's trust policy (below), then add the role."
+        messages.success(self.request, message)
+        return HttpResponseRedirect(self.org_url("connection_detail", connection_name=connection.name))
+
+
+# --- Detail and its actions -----------------------------------------------------------------------
+
+
+def _display_value(value: Any) -> tuple[str, bool]:
+    """(text, multi-line?) for a public config value on the detail page."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2, sort_keys=True), True
+    text = "" if value is None else str(value)
+    return text, "\n" in text
+
+
+def trust_policy_panel(connection: Connection) -> dict[str, Any] | None:
+    """External ID and, when the provider's module can build one, the ready-to-paste trust policy.
+
+    Providers that generate an External ID (AWS assume role) may define `trust_policy(account,
+    external_id)` and `platform_account_id(configured)` in their module; nothing here names a provider.
+    """
+    if not connection.external_id:
+        return None
+    panel: dict[str, Any] = {"external_id": connection.external_id, "policy": "", "error": "", "account": ""}
+    module = sys.modules.get(type(connection.provider_spec).__module__)
+    if not (hasattr(module, "trust_policy") and hasattr(module, "platform_account_id")):
+        return panel
+    try:
+        account = module.platform_account_id(getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", "") or None)
+        panel["account"] = account
+        panel["policy"] = json.dumps(module.trust_policy(account, connection.external_id), indent=2)
+    except Exception as exc:  # no platform identity configured or reachable: say so, keep the page
+        logger.warning("Platform account for the trust policy is unknown: %s", exc.__class__.__name__)
+        panel["error"] = (
+            "The platform's own AWS account ID is not known (set PLATFORM_AWS_ACCOUNT_ID), "
+            "so the trust policy cannot be shown yet."
+        )
+    return panel
+
+
+class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
+    """Everything public about a connection, its health and test, authorizations, roles and actions."""
+
+    template_name = "connections/connection_detail.html"
+    nav_section = NAV_SECTION
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        connection, spec = self.connection, context["spec"]
+        facts = []
+        for field in spec.public_fields(connection.auth_method):
+            text, multiline = _display_value(connection.config.get(field.name))
+            facts.append({"field": field, "value": text, "multiline": multiline})
+        secrets = [
+            {"field": field, "fingerprint": connection.secret_fingerprints.get(field.name, "")}
+            for field in spec.secret_fields(connection.auth_method)
+        ]
+        context.update(
+            facts=facts,
+            secrets=secrets,
+            authorizations=connection.authorizations.select_related("environment").order_by("environment__slug"),
+            roles=list(connection.roles.order_by("created_at")),
+            dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
+            recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
+            trust=trust_policy_panel(connection),
+        )
+        return context
+
+
+class ConnectionTestView(ConnectionObjectMixin, OrgFormView):
+    """POST only: run the connection's check (a task, eager by default) and show its saved result."""
+
+    form_class = ConfirmForm
+    http_method_names = ["post"]
+    nav_section = NAV_SECTION
+    connection_action = Action.TEST_CONNECTION
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        result = test_connection_task.delay(str(self.connection.pk), actor_user_id=self.actor.pk)
+        # Only an eagerly run task has finished here; a queued one may have no result backend to ask.
+        if not isinstance(result, EagerResult):
+            messages.info(self.request, "The test has started; reload this page in a moment for its result.")
+        else:
+            fresh = Connection.objects.only("health_status", "last_check_error", "last_check_duration_ms").get(
+                pk=self.connection.pk
+            )
+            if fresh.health_status == HealthStatusChoices.HEALTHY:
+                messages.success(self.request, f"Test passed in {fresh.last_check_duration_ms} ms.")
+            else:
+                messages.error(self.request, f"Test failed. {fresh.last_check_error}")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionSetActiveView(ConnectionObjectMixin, OrgFormView):
+    """POST only: activate or deactivate (a deactivated connection is never selected nor used)."""
+
+    form_class = SetActiveForm
+    http_method_names = ["post"]
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_CONNECTIONS
+
+    def form_valid(self, form: SetActiveForm) -> HttpResponse:
+        active = form.cleaned_data["active"]
+        ok, connection = self.run_service(form, services.do_set_active, self.connection, active=active)
+        if ok:
+            word = "activated" if active else "deactivated"
+            messages.success(self.request, f"Connection “{connection.name}” {word}.")
+        else:
+            for error in form.non_field_errors():
+                messages.error(self.request, error)
+        return HttpResponseRedirect(self.detail_url())
+
+    def form_invalid(self, form: SetActiveForm) -> HttpResponse:
+        messages.error(self.request, "Choose to activate or deactivate the connection.")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionEditView(ConnectionObjectMixin, OrgFormView):
+    """Name, description and public fields; secrets change only through rotate."""
+
+    template_name = "connections/connection_edit.html"
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_CONNECTIONS
+
+    def get_form_class(self) -> type[ConnectionForm]:
+        return connection_form_class(self.connection.provider, self.connection.auth_method, MODE_EDIT)
+
+    def get_initial(self) -> dict[str, Any]:
+        return initial_from_connection(self.get_form_class(), self.connection)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "org": self.org, "exclude": self.connection}
+
+    def form_valid(self, form: ConnectionForm) -> HttpResponse:
+        ok, connection = self.run_service(
+            form,
+            services.do_update_connection,
+            self.connection,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            config=form.config_data(),
+        )
+        if not ok:
+            return self.form_invalid(form)
+        messages.success(self.request, f"Connection “{connection.name}” saved.")
+        return HttpResponseRedirect(self.detail_url(connection))
+
+
+class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
+    """New values for some or all secret fields; a blank field (or ***) keeps what is stored."""
+
+    template_name = "connections/connection_rotate.html"
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_CONNECTIONS
+
+    def get_form_class(self) -> type[ConnectionForm]:
+        return connection_form_class(self.connection.provider, self.connection.auth_method, MODE_ROTATE)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "org": self.org}
+
+    def form_valid(self, form: ConnectionForm) -> HttpResponse:
+        # Send every field, blank included: the service keeps a blank or placeholder value as stored.
+        secrets = {name: form.cleaned_data.get(name) or "" for name in form.secret_names}
+        ok, connection = self.run_service(form, services.do_rotate_credentials, self.connection, secrets=secrets)
+        if not ok:
+            return self.form_invalid(form)
+        rotated = [name for name, value in secrets.items() if value and not services.is_placeholder(value)]
+        labels = ", ".join(form.spec_field(name).label for name in rotated)
+        messages.success(self.request, f"Credentials of “{connection.name}” rotated: {labels}.")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
+    """Tick the environments the connection may be used in (at most one per provider per environment)."""
+
+    template_name = "connections/connection_authorizations.html"
+    form_class = AuthorizationsForm
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_CONNECTIONS
+
+    def get_initial(self) -> dict[str, Any]:
+        slugs = self.connection.authorizations.values_list("environment__slug", flat=True)
+        return {"environments": list(slugs)}
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {
+            **super().get_form_kwargs(),
+            "environments": org_environments(self),
+            "taken": taken_environments(self.org, self.connection.provider, exclude=self.connection),
+        }
+
+    def form_valid(self, form: AuthorizationsForm) -> HttpResponse:
+        ok, slugs = self.run_service(
+            form, services.do_set_authorizations, self.connection, form.cleaned_data["environments"]
+        )
+        if not ok:
+            return self.form_invalid(form)
+        where = ", ".join(slugs) if slugs else "no environment"
+        messages.success(self.request, f"“{self.connection.name}” is now authorized for {where}.")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionUsageView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
+    """Who or what used the connection's credentials, where, for what, and how it went; newest first."""
+
+    template_name = "connections/connection_usage.html"
+    nav_section = NAV_SECTION
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = Paginator(self.connection.usages.all(), USAGE_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        context.update(page_obj=page, usages=page.object_list)
+        return context
+
+
+class ConnectionDeleteView(ConnectionObjectMixin, OrgFormView):
+    """GET: the deletion preview (what blocks it, what goes with it). POST: delete, unless blocked."""
+
+    template_name = "connections/connection_delete.html"
+    form_class = ConfirmForm
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_CONNECTIONS
+    success_url_name = "connection_list"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["preview"] = services.deletion_preview(self.connection, actor=self.actor)
+        return context
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        ok, _ = self.run_service(form, services.do_delete_connection, self.connection)
+        if not ok:
+            return self.form_invalid(form)
+        return self.succeed(f"Connection “{self.connection.name}” deleted.")
+
+
+# --- Selection explainer --------------------------------------------------------------------------
+
+
+class EnvironmentSelectionView(OrgPageMixin, TemplateView):
+    """Which connection a run in this environment gets for a provider, and why; or the exact error."""
+
+    template_name = "connections/environment_selection.html"
+    nav_section = NAV_SECTION
+
+    def resolve_objects(self) -> None:
+        self.environment = self.get_org_object(Environment, slug=self.kwargs["env_slug"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = SelectionForm(self.request.GET or None)
+        selection, error = None, ""
+        if form.is_bound and form.is_valid():
+            try:
+                selection = select_connection(self.org, self.environment, form.cleaned_data["provider"])
+            except SelectionError as exc:
+                error = str(exc)
+        authorized = (
+            ConnectionAuthorization.objects.filter(environment=self.environment)
+            .select_related("connection")
+            .order_by("provider")
+        )
+        context.update(
+            environment=self.environment,
+            environments=org_environments(self),
+            form=form,
+            selection=selection,
+            selection_display=display_for(selection.provider) if selection else None,
+            error=error,
+            authorized=[{"auth": auth, "display": display_for(auth.provider)} for auth in authorized],
+        )
+        return context
+
+
+__all__ = [
+    "ConnectionAuthorizationsView",
+    "ConnectionCreateView",
+    "ConnectionDeleteView",
+    "ConnectionDetailView",
+    "ConnectionEditView",
+    "ConnectionListView",
+    "ConnectionRotateView",
+    "ConnectionSetActiveView",
+    "ConnectionTestView",
+    "ConnectionUsageView",
+    "EnvironmentSelectionView",
+]
+
+
+# --- Connection roles -----------------------------------------------------------------------------
+
+ROLE_PROVIDERS = ("aws", "azure")
+
+
+class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):
+    """Add an AWS IAM role or an Azure service principal (provisioners and admins)."""
+
+    template_name = "connections/role_form.html"
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_ROLES
+
+    def resolve_objects(self) -> None:
+        super().resolve_objects()
+        if self.connection.provider not in ROLE_PROVIDERS:
+            raise Http404("Connection roles are for AWS and Azure connections.")
+
+    def get_form(self, form_class: Any = None) -> RoleForm:
+        return RoleForm(**self.get_form_kwargs(), provider=self.connection.provider)
+
+    def form_valid(self, form: RoleForm) -> HttpResponse:
+        ok, role = self.run_service(form, do_add_role, self.connection, **form.cleaned_data)
+        if not ok:
+            return self.form_invalid(form)
+        messages.success(self.request, f"Role “{role}” added. Validate it to check its trust and permissions.")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionRoleActionMixin(ConnectionObjectMixin):
+    form_class = ConfirmForm
+    http_method_names = ["post"]
+    nav_section = NAV_SECTION
+    connection_action = Action.MANAGE_ROLES
+    role: ConnectionRole
+
+    def resolve_objects(self) -> None:
+        super().resolve_objects()
+        view: Any = self
+        self.role = get_object_or_404(ConnectionRole, connection=self.connection, pk=view.kwargs["pk"])
+
+
+class ConnectionRoleValidateView(ConnectionRoleActionMixin, OrgFormView):
+    """POST only: validate a role (a Celery task, eager by default) and show the outcome."""
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        result = validate_role_task.delay(self.role.pk, self.actor.pk)
+        if not isinstance(result, EagerResult):
+            messages.info(self.request, "Validation has started; reload this page in a moment for its result.")
+        else:
+            self.role.refresh_from_db()
+            level = messages.success if self.role.status in ("valid", "drift") else messages.error
+            detail = f" {self.role.validation_error}" if self.role.validation_error else ""
+            level(self.request, f"Role “{self.role}”: {self.role.get_status_display()}.{detail}")
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionRoleDeleteView(ConnectionRoleActionMixin, OrgFormView):
+    """POST only: remove a role from the connection (the role in the cloud is not touched)."""
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        ok, _ = self.run_service(form, do_delete_role, self.role)
+        if ok:
+            messages.success(self.request, f"Role “{self.role}” removed.")
+        return HttpResponseRedirect(self.detail_url())
