@@ -15,7 +15,17 @@ from django.http import HttpRequest
 from guardian.admin import GuardedModelAdminMixin
 
 from . import services
-from .models import APIToken, AuditEvent, Environment, Membership, Organization, User
+from .models import (
+    APIToken,
+    AuditEvent,
+    Environment,
+    Membership,
+    Notification,
+    Organization,
+    OrganizationGroupObjectPermission,
+    OrganizationUserObjectPermission,
+    User,
+)
 from .policy import Action, allowed_org_ids
 
 
@@ -180,3 +190,41 @@ class AuditEventAdmin(OrgScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(OrgScopedAdmin):
+    """Alerts are raised by health checks and dismissed on the pages or the API (audited there)."""
+
+    list_display = ["created_at", "org", "level", "title", "dismissed_at"]
+    list_filter = ["level", "org"]
+    search_fields = ["title", "message"]
+    date_hierarchy = "created_at"
+    list_select_related = ["org"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrganizationUserObjectPermission)
+class OrganizationUserObjectPermissionAdmin(admin.ModelAdmin):
+    """Per-organization grants (django-guardian direct foreign keys), e.g. read_audit for one user."""
+
+    list_display = ["content_object", "user", "permission"]
+    list_filter = ["permission"]
+    search_fields = ["user__email", "content_object__slug"]
+    list_select_related = ["content_object", "user", "permission"]
+
+
+@admin.register(OrganizationGroupObjectPermission)
+class OrganizationGroupObjectPermissionAdmin(admin.ModelAdmin):
+    list_display = ["content_object", "group", "permission"]
+    list_filter = ["permission"]
+    search_fields = ["group__name", "content_object__slug"]
+    list_select_related = ["content_object", "group", "permission"]

@@ -19,7 +19,14 @@ from accounts.admin import OrgScopedAdmin
 from accounts.policy import Action
 
 from . import services
-from .models import Connection, ConnectionAuthorization, ConnectionUsage
+from .models import (
+    Connection,
+    ConnectionAuthorization,
+    ConnectionGroupObjectPermission,
+    ConnectionRole,
+    ConnectionUsage,
+    ConnectionUserObjectPermission,
+)
 
 
 class AuthorizationInline(admin.TabularInline):
@@ -158,3 +165,42 @@ class ConnectionUsageAdmin(OrgScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ConnectionRole)
+class ConnectionRoleAdmin(OrgScopedAdmin):
+    """Roles are added and validated through the pages and API (validation needs the cloud)."""
+
+    admin_action = Action.VIEW
+    list_display = ["__str__", "connection", "org", "status", "validated_at", "created_at"]
+    list_filter = ["status", "org"]
+    search_fields = ["role_arn", "client_id", "object_id", "connection__name", "name"]
+    list_select_related = ["connection", "org"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ConnectionUserObjectPermission)
+class ConnectionUserObjectPermissionAdmin(admin.ModelAdmin):
+    """Per-connection grants (django-guardian direct foreign keys); edited via each connection's
+    "Object permissions" page, listed here for review."""
+
+    list_display = ["content_object", "user", "permission"]
+    list_filter = ["permission"]
+    search_fields = ["user__email", "content_object__name"]
+    list_select_related = ["content_object", "user", "permission"]
+
+
+@admin.register(ConnectionGroupObjectPermission)
+class ConnectionGroupObjectPermissionAdmin(admin.ModelAdmin):
+    list_display = ["content_object", "group", "permission"]
+    list_filter = ["permission"]
+    search_fields = ["group__name", "content_object__name"]
+    list_select_related = ["content_object", "group", "permission"]

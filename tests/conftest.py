@@ -76,3 +76,6 @@ def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     return url
+
+
+from tests.connections.conftest import make_connection  # noqa: E402, F401 - shared fixture for top-level tests
