@@ -14,7 +14,10 @@ OUR_APPS = ("accounts", "connections", "identity")
 
 def test_every_model_is_registered():
     missing = [
-        m._meta.label for app in OUR_APPS for m in apps.get_app_config(app).get_models() if m not in admin.site._registry
+        m._meta.label
+        for app in OUR_APPS
+        for m in apps.get_app_config(app).get_models()
+        if m not in admin.site._registry
     ]
     assert missing == []
 
