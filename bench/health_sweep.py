@@ -5,7 +5,11 @@ Not a test. Needs Redis (REDIS_URL, default redis://127.0.0.1:6379/14; the db is
 PostgreSQL when DATABASE_URL is set (recommended: SQLite serializes every write), SQLite otherwise.
 moto runs as its own server process; the worker is a real `celery worker` process (prefork, -c 16).
 
-    python bench/health_sweep.py [--connections 2000] [--concurrency 16]
+    python bench/health_sweep.py [--connections 2000] [--concurrency 16] [--latency-ms 0]
+
+`--latency-ms N` puts a delaying proxy in front of moto, so each AWS call takes N ms more, as a
+real provider's API does across the internet (tens to hundreds of ms). moto on loopback answers in
+about 2 ms, which makes a check CPU-bound; on a 2-CPU machine that caps any speed-up near 2x.
 """
 
 from __future__ import annotations
@@ -40,6 +44,42 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def start_delay_proxy(target_port: int, latency_ms: float) -> int:
+    """A threaded HTTP proxy on loopback that waits `latency_ms` before forwarding each request."""
+    import http.client
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            time.sleep(latency_ms / 1000)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=30)
+            upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+            reply = upstream.getresponse()
+            payload = reply.read()
+            self.send_response(reply.status)
+            for key, value in reply.getheaders():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            upstream.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
 def database_url(settings_dict: dict) -> str:
     if settings_dict["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{settings_dict['NAME']}"
@@ -54,6 +94,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--chunk-size", type=int, default=25)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every AWS call (default 0)")
     args = parser.parse_args()
 
     moto_port = free_port()
@@ -62,8 +103,10 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    wait_for_port(moto_port)
+    endpoint_port = start_delay_proxy(moto_port, args.latency_ms) if args.latency_ms else moto_port
     aws_env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -182,7 +225,11 @@ def main() -> None:
         moto.wait(timeout=30)
 
     n = args.connections
-    print(f"database: {connection.vendor}; {n} AWS connections against moto (server process); {os.cpu_count()} CPUs")
+    latency = f", +{args.latency_ms:g} ms per AWS call" if args.latency_ms else ""
+    print(
+        f"database: {connection.vendor}; {n} AWS connections against moto (server process{latency}); "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"sequential:                 {sequential:7.1f} s  ({n / sequential:6.1f} checks/s, {healthy} healthy)")
     print(
         f"celery, concurrency {args.concurrency:<3}:    {parallel:7.1f} s  ({n / parallel:6.1f} checks/s, "
