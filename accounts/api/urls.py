@@ -14,6 +14,7 @@ router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/audit", views.AuditEventViewSet,
 router.register(r"orgs/(?P<org_slug>[a-z0-9-]+)/notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/", views.MeSlashView.as_view()),

@@ -35,6 +35,29 @@ def _actor(request: Request) -> Any:
     return request.auth or request.user
 
 
+class ApiRootView(APIView):
+    """Where to start: the main collections and the documentation (no authentication needed)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    schema = None
+
+    def get(self, request: Request) -> Response:
+        def url(path: str) -> str:
+            return request.build_absolute_uri(path)
+
+        return Response(
+            {
+                "me": url("/api/v1/me"),
+                "organizations": url("/api/v1/orgs/"),
+                "providers": url("/api/v1/providers/"),
+                "auth_token": url("/api/v1/auth/token/"),
+                "schema": url("/api/schema/"),
+                "docs": url("/api/docs/"),
+            }
+        )
+
+
 class AuthTokenView(APIView):
     """Exchange email, password and organization for a new API token (shown once).
 

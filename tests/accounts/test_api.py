@@ -455,3 +455,8 @@ def test_readyz_with_a_running_redis_broker(client, settings, redis_url):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json()["checks"]["broker"]["ok"] is True
+
+
+def test_api_root_lists_the_entry_points(api):
+    body = api.get("/api/v1/").json()
+    assert body["organizations"].endswith("/api/v1/orgs/") and body["docs"].endswith("/api/docs/")
