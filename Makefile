@@ -24,6 +24,7 @@ run: install
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
 test: install browser
+	@bash scripts/ensure-services redis $(if $(findstring postgres,$(DATABASE_URL)),postgres)
 	$(PY) -m pytest
 
 lint: install
