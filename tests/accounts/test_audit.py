@@ -35,8 +35,28 @@ def test_verify_audit_passes_on_intact_chain(chain, capsys):
 
 
 def _raw(sql: str, params: list) -> None:
+    """Tamper as someone with superuser rights would: on PostgreSQL that means switching triggers off
+    first (the append-only trigger refuses UPDATE and DELETE otherwise)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # a superuser's way around triggers, for this session only
+            cursor.execute("SET session_replication_role = replica")
         cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = origin")
+
+
+def test_database_refuses_raw_update_and_delete_on_postgresql(chain):
+    if connection.vendor != "postgresql":
+        pytest.skip("the database-level trigger exists on PostgreSQL only (SQLite relies on the ORM guard)")
+    from django.db import DatabaseError
+
+    for sql in (
+        "UPDATE accounts_auditevent SET action = 'x' WHERE id = %s",
+        "DELETE FROM accounts_auditevent WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [chain[0].pk])
+    assert AuditEvent.objects.filter(pk=chain[0].pk, action=chain[0].action).exists()
 
 
 def test_tampered_row_is_named(chain):
