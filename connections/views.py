@@ -11,15 +11,12 @@ and never read a secret: they show which secrets are set by fingerprint only.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import django_filters
 from celery.result import EagerResult
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
@@ -55,8 +52,8 @@ from .role_validation import do_add_role, do_delete_role
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
 from .tasks import test_connection_task, validate_role_task
+from .trust import trust_policy_for
 
-logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
@@ -400,28 +397,17 @@ def _display_value(value: Any) -> tuple[str, bool]:
 
 
 def trust_policy_panel(connection: Connection) -> dict[str, Any] | None:
-    """External ID and, when the provider's module can build one, the ready-to-paste trust policy.
-
-    Providers that generate an External ID (AWS assume role) may define `trust_policy(account,
-    external_id)` and `platform_account_id(configured)` in their module; nothing here names a provider.
-    """
-    if not connection.external_id:
+    """The External ID panel: the policy pretty-printed for copying."""
+    trust = trust_policy_for(connection)
+    if trust is None:
         return None
-    panel: dict[str, Any] = {"external_id": connection.external_id, "policy": "", "error": "", "account": ""}
-    module = sys.modules.get(type(connection.provider_spec).__module__)
-    if not (hasattr(module, "trust_policy") and hasattr(module, "platform_account_id")):
-        return panel
-    try:
-        account = module.platform_account_id(getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", "") or None)
-        panel["account"] = account
-        panel["policy"] = json.dumps(module.trust_policy(account, connection.external_id), indent=2)
-    except Exception as exc:  # no platform identity configured or reachable: say so, keep the page
-        logger.warning("Platform account for the trust policy is unknown: %s", exc.__class__.__name__)
-        panel["error"] = (
-            "The platform's own AWS account ID is not known (set PLATFORM_AWS_ACCOUNT_ID), "
-            "so the trust policy cannot be shown yet."
-        )
-    return panel
+    policy = json.dumps(trust["policy"], indent=2) if trust["policy"] else ""
+    return {
+        "external_id": trust["external_id"],
+        "policy": policy,
+        "error": trust["error"],
+        "account": trust["platform_account_id"],
+    }
 
 
 class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):

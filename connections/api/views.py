@@ -36,6 +36,7 @@ from ..models import Connection, ConnectionAuthorization
 from ..providers import REGISTRY, UnknownProvider, get_provider
 from ..runtime import SelectionError, select_connection
 from ..tasks import test_connection_task
+from ..trust import trust_policy_for
 from . import serializers as s
 
 ERRORS = {
@@ -198,6 +199,24 @@ class ConnectionViewSet(
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             return Response({"status": "queued", "task_id": result.id}, status=status.HTTP_202_ACCEPTED)
         return self._represent(connection)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="external_id, platform_account_id, policy (the IAM trust policy to paste), error",
+            ),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="trust-policy", filter_backends=[], pagination_class=None)
+    def trust_policy(self, request: Request, org_slug: str, name: str) -> Response:
+        """The External ID and the ready-to-paste IAM trust policy (AWS assume-role connections)."""
+        trust = trust_policy_for(self.get_object())
+        if trust is None:
+            raise NotFound("This connection has no External ID (only AWS assume-role connections do).")
+        return Response(trust)
 
     @extend_schema(request=None, responses={200: s.ConnectionSerializer, **ERRORS})
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)

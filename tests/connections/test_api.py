@@ -909,3 +909,15 @@ def test_list_query_count_is_identical_for_10_and_300(api_as, members, org):
             assert client.get(BASE + "?page_size=500&ordering=-last_used_at").json()["count"] == total
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_trust_policy_endpoint(api_as, org, members, make_connection, settings):
+    settings.PLATFORM_AWS_ACCOUNT_ID = "111122223333"
+    conn = make_connection(org, "aws", name="aws-assume", auth_method="assume_role")
+    body = api_as("viewer").get("/api/v1/orgs/acme/connections/aws-assume/trust-policy/").json()
+    assert body["external_id"] == conn.external_id and body["platform_account_id"] == "111122223333"
+    statement = body["policy"]["Statement"][0]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == conn.external_id
+    make_connection(org, "github", name="gh-no-external")
+    assert api_as("viewer").get("/api/v1/orgs/acme/connections/gh-no-external/trust-policy/").status_code == 404
