@@ -54,7 +54,6 @@ from .services import PLAN_LABELS, PlanLimitError
 from .tasks import test_connection_task, validate_role_task
 from .trust import trust_policy_for
 
-
 PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
 RECENT_USAGE = 5
