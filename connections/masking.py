@@ -120,6 +120,18 @@ def mask(text: str) -> str:
     return _ASSIGNMENT.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
 
 
+def scrub(text: str, *payloads: object) -> str:
+    """`text` without any value of the given secret payloads nor any well-known secret format.
+
+    For messages built while credentials are at hand (a provider check's reason) that end up in the
+    database and on a card: the payload values are removed even when nothing registered them.
+    """
+    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
+        if len(value) >= MIN_REGISTERED_LENGTH:
+            text = text.replace(value, MASK)
+    return mask(text)
+
+
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Render the message once, mask it, and freeze it (args cleared) so no handler sees the raw text."""
     if getattr(record, "_secrets_masked", False):

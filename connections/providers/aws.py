@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..checks import CheckFailed, CheckResult
-from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+from ..masking import scrub
 from . import validators as v
 from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
 
@@ -76,18 +76,6 @@ def platform_account_id(configured: str | None = None) -> str:
 # --------------------------------------------------------------------------------------------------
 # Connection test helpers (shared by ECR and the S3 backend, which borrow an AWS connection)
 # --------------------------------------------------------------------------------------------------
-
-
-def scrub(text: str, *payloads: Any) -> str:
-    """`text` without any value of the given secret payloads nor any well-known secret format.
-
-    AWS messages do not normally echo secrets, but a reason ends up in the database and on a card, so
-    every reason built here passes through this before it leaves the provider.
-    """
-    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
-        if len(value) >= MIN_REGISTERED_LENGTH:
-            text = text.replace(value, MASK)
-    return mask(text)
 
 
 def aws_call(call: Callable[..., Any], *args: Any, secrets: Any = None, what: str = "", **kwargs: Any) -> Any:

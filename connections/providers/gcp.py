@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..checks import CheckFailed, CheckResult
-from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+from ..masking import scrub
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
@@ -28,14 +28,6 @@ CHECK_TOKEN_LIFETIME = "300s"
 # --------------------------------------------------------------------------------------------------
 # Connection test helpers (shared by GCR and the GCS backend, which borrow a GCP connection)
 # --------------------------------------------------------------------------------------------------
-
-
-def scrub(text: str, *payloads: Any) -> str:
-    """`text` without any value of the given secret payloads (key JSON lines included) or known secret format."""
-    for value in sorted(secret_values(list(payloads)), key=len, reverse=True):
-        if len(value) >= MIN_REGISTERED_LENGTH:
-            text = text.replace(value, MASK)
-    return mask(text)
 
 
 def google_error(response: Any) -> str:

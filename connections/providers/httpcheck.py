@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import CheckContext, CheckFailed, CheckResult
+from ..masking import scrub
 from ..netguard import GuardedResponse, NetguardError
-from .aws import scrub
 
 __all__ = ["USER_AGENT", "CheckClient", "json_or_empty", "text_field", "trusted_ca_data"]
 
