@@ -43,6 +43,38 @@ class OrgScopedAdmin(admin.ModelAdmin):
         return qs.filter(**{lookup: allowed_org_ids(request.user, self.admin_action)})
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows that change only through services (or never): every field read-only, and no add,
+    change or delete here, so nothing skips the service's policy check and audit event."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class UserGrantAdmin(admin.ModelAdmin):
+    """A django-guardian direct foreign-key grant table (user side), listed for review; grants are
+    edited on each object's "Object permissions" page."""
+
+    list_display = ["content_object", "user", "permission"]
+    list_filter = ["permission"]
+    list_select_related = ["content_object", "user", "permission"]
+
+
+class GroupGrantAdmin(admin.ModelAdmin):
+    list_display = ["content_object", "group", "permission"]
+    list_filter = ["permission"]
+    list_select_related = ["content_object", "group", "permission"]
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
@@ -171,7 +203,7 @@ class APITokenAdmin(OrgScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(OrgScopedAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, OrgScopedAdmin):
     admin_action = Action.READ_AUDIT
     list_display = ["created_at", "org", "seq", "actor_label", "action", "target_repr", "environment", "client_ip"]
     list_filter = ["action", "actor_type", "org"]
@@ -179,21 +211,9 @@ class AuditEventAdmin(OrgScopedAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["org"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(OrgScopedAdmin):
+class NotificationAdmin(ReadOnlyAdmin, OrgScopedAdmin):
     """Alerts are raised by health checks and dismissed on the pages or the API (audited there)."""
 
     list_display = ["created_at", "org", "level", "title", "dismissed_at"]
@@ -202,29 +222,14 @@ class NotificationAdmin(OrgScopedAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["org"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(OrganizationUserObjectPermission)
-class OrganizationUserObjectPermissionAdmin(admin.ModelAdmin):
-    """Per-organization grants (django-guardian direct foreign keys), e.g. read_audit for one user."""
+class OrganizationUserObjectPermissionAdmin(UserGrantAdmin):
+    """Per-organization grants, e.g. read_audit for one user."""
 
-    list_display = ["content_object", "user", "permission"]
-    list_filter = ["permission"]
     search_fields = ["user__email", "content_object__slug"]
-    list_select_related = ["content_object", "user", "permission"]
 
 
 @admin.register(OrganizationGroupObjectPermission)
-class OrganizationGroupObjectPermissionAdmin(admin.ModelAdmin):
-    list_display = ["content_object", "group", "permission"]
-    list_filter = ["permission"]
+class OrganizationGroupObjectPermissionAdmin(GroupGrantAdmin):
     search_fields = ["group__name", "content_object__slug"]
-    list_select_related = ["content_object", "group", "permission"]

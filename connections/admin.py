@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from guardian.admin import GuardedModelAdminMixin
 
-from accounts.admin import OrgScopedAdmin
+from accounts.admin import GroupGrantAdmin, OrgScopedAdmin, ReadOnlyAdmin, UserGrantAdmin
 from accounts.policy import Action
 
 from . import services
@@ -146,7 +146,7 @@ class ConnectionAuthorizationAdmin(OrgScopedAdmin):
 
 
 @admin.register(ConnectionUsage)
-class ConnectionUsageAdmin(OrgScopedAdmin):
+class ConnectionUsageAdmin(ReadOnlyAdmin, OrgScopedAdmin):
     admin_action = Action.VIEW
     list_display = ["created_at", "connection", "environment", "actor_label", "purpose", "outcome"]
     list_filter = ["outcome", "org"]
@@ -154,21 +154,9 @@ class ConnectionUsageAdmin(OrgScopedAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["connection"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ConnectionRole)
-class ConnectionRoleAdmin(OrgScopedAdmin):
+class ConnectionRoleAdmin(ReadOnlyAdmin, OrgScopedAdmin):
     """Roles are added and validated through the pages and API (validation needs the cloud)."""
 
     admin_action = Action.VIEW
@@ -177,30 +165,14 @@ class ConnectionRoleAdmin(OrgScopedAdmin):
     search_fields = ["role_arn", "client_id", "object_id", "connection__name", "name"]
     list_select_related = ["connection", "org"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ConnectionUserObjectPermission)
-class ConnectionUserObjectPermissionAdmin(admin.ModelAdmin):
-    """Per-connection grants (django-guardian direct foreign keys); edited via each connection's
-    "Object permissions" page, listed here for review."""
+class ConnectionUserObjectPermissionAdmin(UserGrantAdmin):
+    """Per-connection grants, e.g. test_connection for one user."""
 
-    list_display = ["content_object", "user", "permission"]
-    list_filter = ["permission"]
     search_fields = ["user__email", "content_object__name"]
-    list_select_related = ["content_object", "user", "permission"]
 
 
 @admin.register(ConnectionGroupObjectPermission)
-class ConnectionGroupObjectPermissionAdmin(admin.ModelAdmin):
-    list_display = ["content_object", "group", "permission"]
-    list_filter = ["permission"]
+class ConnectionGroupObjectPermissionAdmin(GroupGrantAdmin):
     search_fields = ["group__name", "content_object__name"]
-    list_select_related = ["content_object", "group", "permission"]
