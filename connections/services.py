@@ -541,3 +541,32 @@ def do_delete_connection(connection: Connection, *, actor: Any) -> DeletionPrevi
     )
     connection.delete()
     return preview
+
+
+# --- Key-ring rotation ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) -> bool:
+    """Re-wrap one connection's data key to the ring's primary key (the platform acts, as "system").
+
+    Locks the row, so a concurrent rotation or re-wrap waits; returns False when there is nothing to
+    do (deleted, no secrets, or already on the primary key), which makes re-runs cheap and safe.
+    """
+    connection = Connection.objects.select_for_update().select_related("org").filter(pk=connection_pk).first()
+    if (
+        connection is None
+        or not connection.secrets_envelope
+        or not crypto.needs_rewrap(connection.secrets_envelope, ring)
+    ):
+        return False
+    old_kid = crypto.envelope_kid(connection.secrets_envelope)
+    envelope = crypto.rewrap(connection.secrets_envelope, context=secret_context(connection), ring=ring)
+    Connection.objects.filter(pk=connection.pk).update(secrets_envelope=envelope, secrets_key_id=ring.primary.kid)
+    record_event(
+        org=connection.org,
+        action=ConnectionAuditAction.KEY_REWRAPPED,
+        target=connection,
+        details={"old_key_id": old_kid, "new_key_id": ring.primary.kid},
+    )
+    return True

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.db.models import Count
 
-from accounts.audit import record_event
 from connections import crypto
 from connections.models import Connection
-from connections.services import ConnectionAuditAction, secret_context
+from connections.services import do_rewrap_connection_secrets
 
 
 class Command(BaseCommand):
@@ -68,24 +66,8 @@ class Command(BaseCommand):
                 return rewrapped, failed
             for pk in ids:
                 try:
-                    rewrapped += self._rewrap_one(pk, ring)
+                    rewrapped += do_rewrap_connection_secrets(pk, ring=ring)
                 except crypto.CryptoError as exc:
                     failed += 1
                     self.stderr.write(str(exc))
             last_pk = ids[-1]
-
-    @transaction.atomic
-    def _rewrap_one(self, pk: Any, ring: crypto.KeyRing) -> int:
-        conn = Connection.objects.select_for_update().select_related("org").filter(pk=pk).first()
-        if conn is None or not conn.secrets_envelope or not crypto.needs_rewrap(conn.secrets_envelope, ring):
-            return 0  # deleted, emptied or already rotated by a concurrent run
-        old_kid = crypto.envelope_kid(conn.secrets_envelope)
-        envelope = crypto.rewrap(conn.secrets_envelope, context=secret_context(conn), ring=ring)
-        Connection.objects.filter(pk=pk).update(secrets_envelope=envelope, secrets_key_id=ring.primary.kid)
-        record_event(
-            org=conn.org,
-            action=ConnectionAuditAction.KEY_REWRAPPED,
-            target=conn,
-            details={"old_key_id": old_kid, "new_key_id": ring.primary.kid},
-        )
-        return 1
