@@ -24,6 +24,7 @@ from accounts.models import Environment
 
 from .models import Connection
 from .providers import REGISTRY, Field, Provider, get_provider
+from .role_validation import ROLE_FIELDS
 
 __all__ = [
     "MODE_CREATE",
@@ -363,12 +364,9 @@ class RoleForm(forms.Form):
         help_text="The service principal's object ID (no secret is stored).",
     )
 
-    AWS_FIELDS = ("name", "role_arn", "session_duration")
-    AZURE_FIELDS = ("name", "client_id", "object_id")
-
     def __init__(self, *args: Any, provider: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        keep = self.AWS_FIELDS if provider == "aws" else self.AZURE_FIELDS
+        keep = ROLE_FIELDS[provider]
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]

@@ -200,6 +200,12 @@ _CLEANERS: dict[str, Callable[[Connection, dict[str, Any]], dict[str, Any]]] = {
     "aws": _clean_aws,
     "azure": _clean_azure,
 }
+# The one place that says which providers take roles and which fields describe one (forms use it).
+ROLE_PROVIDERS: tuple[str, ...] = tuple(_CLEANERS)
+ROLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "aws": ("name", "role_arn", "session_duration"),
+    "azure": ("name", "client_id", "object_id"),
+}
 
 
 def _user(actor: Any) -> Any:

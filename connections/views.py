@@ -48,7 +48,7 @@ from .forms import (
 )
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import CATEGORY_LABELS, PROVIDER_CHOICES, REGISTRY, Provider
-from .role_validation import do_add_role, do_delete_role
+from .role_validation import ROLE_PROVIDERS, do_add_role, do_delete_role
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
 from .tasks import test_connection_task, validate_role_task
@@ -661,7 +661,6 @@ __all__ = [
 
 # --- Connection roles -----------------------------------------------------------------------------
 
-ROLE_PROVIDERS = ("aws", "azure")
 
 
 class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):
