@@ -14,7 +14,9 @@ from typing import Any
 
 from django.db import DatabaseError, models, transaction
 
-from . import context
+from core import context
+from core.exceptions import ServiceUnavailable
+
 from .choices import ActorTypeChoices
 from .models import APIToken, AuditEvent, Organization
 from .policy import split_actor
@@ -41,13 +43,11 @@ class AuditAction:
     NOTIFICATION_DISMISSED = "notification.dismissed"
 
 
-class AuditWriteError(Exception):
-    """The audit row could not be written; the change it records must not happen."""
+class AuditWriteError(ServiceUnavailable):
+    """The audit row could not be written; the change it records must not happen (the API answers 503)."""
 
+    code = "audit_unavailable"
     default_message = "The change was not applied because its audit event could not be recorded."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
 
 
 def redact(value: Any, key: str = "") -> Any:

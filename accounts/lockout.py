@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .api.errors import json_error_view
+from core.api.errors import json_error_view
 
 LOCKOUT_MESSAGE = "Too many failed login attempts; try again later."
 

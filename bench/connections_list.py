@@ -31,9 +31,9 @@ from django.test.utils import CaptureQueriesContext, setup_test_environment  # n
 from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Environment, Membership, Organization, User  # noqa: E402
-from connections import crypto  # noqa: E402
 from connections.models import Connection, ConnectionAuthorization  # noqa: E402
 from connections.services import secret_context  # noqa: E402
+from core import crypto  # noqa: E402
 
 ENVIRONMENTS = ("development", "staging", "production")
 

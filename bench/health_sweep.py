@@ -124,10 +124,10 @@ def main() -> None:
         from django.test.utils import setup_test_environment
 
         from accounts.models import Membership, Organization, User
-        from connections import crypto
         from connections.models import Connection
         from connections.services import secret_context
         from connections.verification import run_check
+        from core import crypto
 
         redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
         redis.Redis.from_url(redis_url).flushdb()

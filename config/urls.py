@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import health
-from accounts.api.errors import json_error_view
+from core import health
+from core.api.errors import json_error_view
 
 admin.site.site_header = "Cloud Connections administration"
 admin.site.site_title = "Cloud Connections admin"

@@ -14,9 +14,6 @@ class ConnectionsConfig(AppConfig):
     def ready(self) -> None:
         from accounts.policy import Action, register_object_permission
 
-        from . import masking
-
-        masking.install()
         # Per-object grants (django-guardian) that can give a user more on one connection.
         for action, codename in (
             (Action.VIEW, "view_connection"),

@@ -104,7 +104,7 @@ class CheckContext:
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         """An HTTP call through the SSRF guard (pinned resolution, bounded time and size)."""
-        from .netguard import guarded_request
+        from core.netguard import guarded_request
 
         allowed: Iterable[str] = (*self.allowed_networks, *kwargs.pop("allowed_networks", ()))
         kwargs.setdefault("timeout", self.timeout)

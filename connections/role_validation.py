@@ -33,7 +33,7 @@ What the cloud is asked, and why:
 Statuses: `invalid` = cannot be assumed, unsafe trust, or missing permissions; `drift` = usable but
 granted/denied permissions differ from the last validation that ended valid or drift; `expired` = the
 role is gone; `error` = the check itself could not complete (network, credentials, bad policy JSON),
-with the details masked by `connections.masking`.
+with the details masked by `core.masking`.
 
 Settings read (all optional, via getattr): `PLATFORM_AWS_ACCOUNT_ID` (else STS GetCallerIdentity of the default chain),
 `AZURE_CA_BUNDLE` (a CA file for the Azure authority and management endpoints; tests use a local
@@ -58,8 +58,9 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.policy import Action, check, split_actor
+from core import masking
 
-from . import iam_policy, masking
+from . import iam_policy
 from .checks import endpoint
 from .choices import RoleStatusChoices
 from .models import Connection, ConnectionRole
@@ -481,7 +482,7 @@ def _is_transient(exc: BaseException) -> bool:
     from botocore.exceptions import ConnectionError as BotoConnectionError
     from botocore.exceptions import HTTPClientError
 
-    from .netguard import GuardError
+    from core.netguard import GuardError
 
     transient_types = (
         ConnectionError,
@@ -786,7 +787,7 @@ class _Arm:
                 self._ca_data = handle.read()
 
     def get(self, url: str) -> dict[str, Any]:
-        from .netguard import guarded_request
+        from core.netguard import guarded_request
 
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         response = guarded_request("GET", url, headers=headers, timeout=_timeout(), ca_data=self._ca_data)

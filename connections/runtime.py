@@ -16,12 +16,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import context
 from accounts.audit import actor_label, record_event
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check, split_actor
+from core import context, masking
 
-from . import masking
 from .choices import ConnectionStatusChoices, UsageOutcomeChoices
 from .models import Connection, ConnectionAuthorization, ConnectionUsage
 from .providers import Materialized, UnknownProvider, get_provider

@@ -21,8 +21,8 @@ from accounts.audit import record_event
 from accounts.choices import PLAN_ORDER, PlanChoices
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
+from core import crypto
 
-from . import crypto
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionAuthorization
 from .providers import ProviderValidationError, UnknownProvider, get_provider

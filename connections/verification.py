@@ -21,8 +21,8 @@ from django.utils import timezone
 from accounts.audit import record_event
 from accounts.models import Membership, Notification
 from accounts.policy import SYSTEM, Action, check
+from core import masking
 
-from . import masking
 from .checks import CheckContext, CheckFailed, ReferencedCredentials
 from .choices import ConnectionStatusChoices, HealthStatusChoices
 from .models import Connection
@@ -187,7 +187,7 @@ def deliver_alert(notification_id: int) -> None:
     if webhook:
         import json
 
-        from .netguard import GuardError, guarded_request
+        from core.netguard import GuardError, guarded_request
 
         body = json.dumps(
             {"org": note.org.slug, "title": note.title, "message": note.message, "url": note.url,

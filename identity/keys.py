@@ -5,7 +5,7 @@ Every state change is one function here (``get_active_key`` creating the first k
 (``_lock_keys``), writes one platform-level audit event per key changed, and is what the admin, the management
 command and other apps call. Nothing else saves a ``SigningKey``.
 
-Private keys live in the database only as ``connections.crypto`` envelopes. Decrypting one costs a key-ring
+Private keys live in the database only as ``core.crypto`` envelopes. Decrypting one costs a key-ring
 unwrap (a KMS call when the ring uses KMS) plus PEM parsing, so decrypted keys are cached per process by kid;
 the cache is tiny because only the active key signs. Neither the PEM nor the key object is ever logged.
 """
@@ -29,7 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import record_event
-from connections import crypto
+from core import crypto
 
 from . import conf
 from .models import SigningKey, SigningKeyStatusChoices, new_kid

@@ -1,6 +1,6 @@
 """Signing keys of the OIDC issuer.
 
-The private key only ever exists in the database as a ``connections.crypto`` envelope bound to
+The private key only ever exists in the database as a ``core.crypto`` envelope bound to
 ``platform / identity.signingkey / <kid> / private_key``; the public half is stored as a JWK so the JWKS
 endpoint never has to touch the key ring.
 """

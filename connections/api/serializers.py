@@ -18,7 +18,7 @@ from rest_framework.reverse import reverse
 from ..models import Connection, ConnectionUsage
 from ..providers import UnknownProvider, get_provider
 
-# --- Errors (documentation only: accounts.api.errors builds the body) ---------------------------
+# --- Errors (documentation only: core.api.errors builds the body) ---------------------------
 
 
 class ApiErrorDetailSerializer(serializers.Serializer):

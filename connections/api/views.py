@@ -25,10 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.errors import error_body
 from accounts.api.permissions import OrgScopedMixin
 from accounts.models import Environment
 from accounts.policy import Action, split_actor
+from core.api.errors import error_body
 
 from .. import services
 from ..filtersets import ConnectionFilterSet

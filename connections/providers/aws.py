@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from core.masking import scrub
+
 from ..checks import CheckFailed, CheckResult
-from ..masking import scrub
 from . import validators as v
 from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
 

@@ -6,8 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from core.masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
+
 from ..checks import CheckFailed, CheckResult
-from ..masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from core.netguard import GuardedResponse
+
 from ..checks import CheckContext, CheckResult
-from ..netguard import GuardedResponse
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 from .httpcheck import CheckClient, json_or_empty, text_field

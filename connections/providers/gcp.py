@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from core.masking import scrub
+
 from ..checks import CheckFailed, CheckResult
-from ..masking import scrub
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
 
@@ -52,7 +53,7 @@ def google_request(ctx: Any, method: str, url: str, *, what: str, token: str = "
 
     Status handling is left to the caller, which knows what a 403 or 404 means at its step.
     """
-    from ..netguard import NetguardError
+    from core.netguard import NetguardError
 
     headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
     if token:

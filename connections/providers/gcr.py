@@ -57,7 +57,8 @@ class GcrProvider(CloudConnectionProvider):
         A pull scope on the project's namespace is requested, like a client about to pull; the returned
         registry token is discarded.
         """
-        from ..masking import scrub
+        from core.masking import scrub
+
         from .gcp import google_request, referenced_token
 
         token, ref_config = referenced_token(ctx)

@@ -49,7 +49,8 @@ class GcsBackendProvider(CloudConnectionProvider):
         Terraform writes state at the end of an apply, so read access alone would pass a test that
         the first run then fails; the marker's random name keeps concurrent tests apart.
         """
-        from ..masking import scrub
+        from core.masking import scrub
+
         from .gcp import google_error, google_request, referenced_token
 
         token, _ref_config = referenced_token(ctx)

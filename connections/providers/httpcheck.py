@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.masking import scrub
+from core.netguard import GuardedResponse, NetguardError
+
 from ..checks import CheckContext, CheckFailed, CheckResult
-from ..masking import scrub
-from ..netguard import GuardedResponse, NetguardError
 
 __all__ = ["USER_AGENT", "CheckClient", "json_or_empty", "text_field", "trusted_ca_data"]
 

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from connections.checks import CheckContext, CheckFailed, CheckResult, ReferencedCredentials
-from connections.masking import mask, secret_values
 from connections.providers import aws as aws_module
 from connections.providers import get_provider
+from core.masking import mask, secret_values
 from tests.connections.provider_examples import gcp_service_account_key_json, valid_examples
 from tests.fakes import google as google_fakes
 from tests.fakes import moto_server as moto_fakes

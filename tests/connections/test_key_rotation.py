@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent
-from connections import crypto
 from connections.models import Connection
 from connections.runtime import use_credentials
+from core import crypto
 from tests.connections.provider_examples import valid_examples
 
 pytestmark = pytest.mark.django_db

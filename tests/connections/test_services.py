@@ -10,7 +10,7 @@ from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
 
 from accounts.models import AuditEvent, Environment
-from connections import crypto, services
+from connections import services
 from connections.models import Connection, ConnectionAuthorization, ConnectionUsage
 from connections.providers import REGISTRY
 from connections.runtime import (
@@ -19,6 +19,7 @@ from connections.runtime import (
     select_connection,
     use_credentials,
 )
+from core import crypto
 from tests.connections.provider_examples import valid_examples
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from connections import crypto
+from core import crypto
 from identity import conf, keys
 from identity.keys import do_rotate_signing_key, get_active_key, jwks, sign_assertion, subject_for
 from identity.models import SigningKey, SigningKeyStatusChoices

@@ -12,9 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from connections import crypto
 from connections.models import Connection
 from connections.services import do_rewrap_connection_secrets
+from core import crypto
 
 
 class Command(BaseCommand):

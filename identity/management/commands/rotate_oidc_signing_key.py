@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import crypto
+from core import crypto
 from identity import keys
 
 

@@ -39,7 +39,9 @@ from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, unquote, urljoin
 
+import certifi
 import idna
+from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.ssl_match_hostname import CertificateError
@@ -352,10 +354,6 @@ def _parse_networks(values: Iterable[str] | str | None, source: str) -> tuple[IP
 
 def _settings_networks() -> tuple[IPNetwork, ...]:
     """NETGUARD_ALLOWED_NETWORKS, read on every call so settings overrides (and tests) take effect."""
-    try:
-        from django.conf import settings
-    except ImportError:  # pragma: no cover - the module is usable without Django
-        return ()
     if not settings.configured:
         return ()
     return _parse_networks(getattr(settings, "NETGUARD_ALLOWED_NETWORKS", ()), "NETGUARD_ALLOWED_NETWORKS")
@@ -561,10 +559,6 @@ class _PinnedHTTPSConnection(HTTPSConnection):
 
 def _default_ca_file() -> str | None:
     """certifi's bundle (what requests uses), so slim images without system CAs behave the same."""
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - urllib3 then loads the system store
-        return None
     return certifi.where()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -34,11 +35,9 @@ def _check_database() -> dict[str, object]:
 def _check_broker() -> dict[str, object]:
     if settings.CELERY_TASK_ALWAYS_EAGER or settings.CELERY_BROKER_URL.startswith("memory://"):
         return {"ok": True, "mode": "eager"}
-    from config.celery import app
-
     started = time.monotonic()
     try:
-        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        with current_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=settings.READYZ_BROKER_TIMEOUT)
     except Exception as exc:  # kombu raises transport-specific errors
         return {"ok": False, "error": exc.__class__.__name__}

@@ -1,4 +1,4 @@
-"""Tests for connections.crypto: envelope encryption must round-trip and must fail loudly, never wrongly.
+"""Tests for core.crypto: envelope encryption must round-trip and must fail loudly, never wrongly.
 
 These need no database and no Django settings (run with ``-p no:django``); KMS is exercised against moto in
 server mode so the real boto3 code path (endpoint, region, EncryptionContext) is used.
@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
-from connections import crypto
-from connections.crypto import (
+from core import crypto
+from core.crypto import (
     CryptoError,
     DecryptionError,
     EncryptionError,
@@ -428,7 +428,7 @@ def test_from_settings_reads_lazily_and_caches(monkeypatch):
 
 def test_module_imports_without_django_or_boto3():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    code = "import sys, connections.crypto; assert 'django.conf' not in sys.modules; assert 'boto3' not in sys.modules"
+    code = "import sys, core.crypto; assert 'django.conf' not in sys.modules; assert 'boto3' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
 

@@ -1,4 +1,4 @@
-"""Tests for the SSRF guard (connections.netguard).
+"""Tests for the SSRF guard (core.netguard).
 
 The central property is tested with a loopback listener that must receive nothing: every encoding of
 loopback, metadata and private addresses is thrown at ``guarded_request`` and neither the listener nor
@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from connections import netguard
-from connections.netguard import (
+from core import netguard
+from core.netguard import (
     BlockedDestination,
     GuardedResponse,
     GuardError,

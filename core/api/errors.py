@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.audit import AuditWriteError
+from core.exceptions import ServiceUnavailable
 
 
 def _as_list(value: Any) -> list[str]:
@@ -64,8 +64,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied(str(exc) or None, code=getattr(exc, "code", None))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, AuditWriteError):
-        return Response(error_body(503, "audit_unavailable", str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    elif isinstance(exc, ServiceUnavailable):
+        return Response(error_body(503, exc.code, str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -256,7 +256,7 @@ class KmsKey(KeyEncryptionKey):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3  # Imported here so the module loads without AWS libraries being touched.
+                    import boto3  # late import: the module must load without AWS libraries (tested)
 
                     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
                     self._client = boto3.session.Session().client("kms", region_name=region)
@@ -376,7 +376,7 @@ class KeyRing:
         Caching keeps decrypting a page of rows cheap and lets KMS keys reuse their boto3 client; keying the
         cache by the string means ``override_settings`` in tests (or a reload) picks up a new ring.
         """
-        from django.conf import settings
+        from django.conf import settings  # late import: the module must load without Django (tested)
 
         value = getattr(settings, "CONNECTIONS_KEYS", None)
         if value is None:

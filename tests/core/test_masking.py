@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from connections import masking
+from core import masking
 from tests.connections.provider_examples import rsa_private_key_pem
 
 log = logging.getLogger("tests.masking")
