@@ -17,9 +17,8 @@ from django.db import DatabaseError, models, transaction
 from core import context
 from core.exceptions import ServiceUnavailable
 
-from .choices import ActorTypeChoices
+from .actors import actor_label, split_actor
 from .models import APIToken, AuditEvent, Organization
-from .policy import split_actor
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[redacted]"
@@ -59,15 +58,6 @@ def redact(value: Any, key: str = "") -> Any:
     if key and key not in _SAFE_KEYS and _SECRETISH_KEY.search(key) and value not in (None, "", [], {}):
         return REDACTED
     return value
-
-
-def actor_label(actor: Any) -> tuple[str, str]:
-    user, token = split_actor(actor)
-    if token is not None:
-        return ActorTypeChoices.TOKEN, f"{user.email} (token {token.prefix}…)"
-    if user is not None:
-        return ActorTypeChoices.USER, user.email
-    return ActorTypeChoices.SYSTEM, "system"
 
 
 def record_event(

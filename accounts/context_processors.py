@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from .mixins import OrgPermissions
+from .models import Membership, Notification
 
 
 def organizations(request: HttpRequest) -> dict[str, object]:
@@ -37,8 +38,6 @@ def organizations(request: HttpRequest) -> dict[str, object]:
             "org_nav_items": [],
             "open_alerts": 0,
         }
-    from .models import Membership
-
     memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__slug")
     user_orgs = [(m.org, m.role) for m in memberships]
     current_org, current_role = _current(request, user_orgs)
@@ -60,8 +59,6 @@ def _open_alerts(org: Any) -> int:
     """Undismissed alerts of the current organization, for the banner on every page."""
     if org is None:
         return 0
-    from .models import Notification
-
     return Notification.objects.filter(org=org, dismissed_at__isnull=True).count()
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from .choices import ActorTypeChoices, PlanChoices, RoleChoices, role_rank
+from .policy import restrict
 from .querysets import RestrictedQuerySet
 
 __all__ = [
@@ -225,8 +226,6 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("Audit events are append-only: they cannot be deleted.")
 
     def restrict(self, actor: Any, action: str) -> AppendOnlyQuerySet:
-        from .policy import restrict
-
         return restrict(self, actor, action)
 
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
 
+from .actors import SYSTEM, split_actor
 from .choices import ROLE_ORDER, RoleChoices, role_rank
 
 if TYPE_CHECKING:
@@ -64,18 +68,6 @@ OBJECT_PERMISSIONS: dict[tuple[str, Action], str] = {
 }
 
 
-class SystemActor:
-    """The platform itself (scheduled health checks, key rotation). Not a user: it may only perform
-    the maintenance actions in SYSTEM_ACTIONS, in any organization, and is audited as "system"."""
-
-    is_authenticated = False
-    is_active = False
-
-    def __repr__(self) -> str:
-        return "SYSTEM"
-
-
-SYSTEM = SystemActor()
 SYSTEM_ACTIONS = frozenset({Action.VIEW, Action.TEST_CONNECTION, Action.USE_CONNECTION, Action.MANAGE_ROLES})
 
 
@@ -84,21 +76,13 @@ def register_object_permission(model_label: str, action: Action, perm: str) -> N
     OBJECT_PERMISSIONS[(model_label, action)] = perm
 
 
-def split_actor(actor: Any) -> tuple[User | None, APIToken | None]:
-    """(user, token) for a User, an APIToken, or anything else (anonymous -> (None, None))."""
-    from .models import APIToken
-
-    if isinstance(actor, APIToken):
-        return actor.user, actor
-    if actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False):
-        return actor, None
-    return None, None
+def _model(name: str) -> Any:
+    """A model of this app from the registry: the policy module imports no models (they import it)."""
+    return apps.get_model("accounts", name)
 
 
 def org_of(obj: Any) -> Organization | None:
-    from .models import Organization
-
-    if isinstance(obj, Organization):
+    if isinstance(obj, _model("Organization")):
         return obj
     return getattr(obj, "org", None)
 
@@ -107,9 +91,8 @@ def member_role(user: User, org_id: int) -> str | None:
     """The user's role in an organization, cached on the user object for the request."""
     cache: dict[int, str | None] = user.__dict__.setdefault("_org_roles", {})
     if org_id not in cache:
-        from .models import Membership
-
-        cache[org_id] = Membership.objects.filter(user=user, org_id=org_id).values_list("role", flat=True).first()
+        memberships = _model("Membership").objects.filter(user=user, org_id=org_id)
+        cache[org_id] = memberships.values_list("role", flat=True).first()
     return cache[org_id]
 
 
@@ -172,8 +155,6 @@ def visible(actor: Any, obj: Any) -> bool:
 
 def check(actor: Any, action: Action | str, obj: Any) -> None:
     """Raise Http404 when `obj` is invisible to the actor, PermissionDenied when visible but not allowed."""
-    from django.core.exceptions import PermissionDenied
-
     if not visible(actor, obj):
         raise Http404("Not found.")
     if not can(actor, action, obj):
@@ -186,8 +167,7 @@ def roles_at_least(role: str) -> list[str]:
 
 def allowed_org_ids(actor: Any, action: Action | str) -> QuerySet:
     """A subquery of organization ids where the actor's role allows `action`."""
-    from .models import Membership
-
+    Membership = _model("Membership")
     action = Action(action)
     user, token = split_actor(actor)
     if user is None:
@@ -216,10 +196,7 @@ def restrict(queryset: QuerySet, actor: Any, action: Action | str) -> QuerySet:
         token is not None and token.role_cap and role_rank(token.role_cap) < role_rank(MIN_ROLE[action])
     ):
         return queryset.filter(condition)
-    from guardian.shortcuts import get_objects_for_user
-
-    from .models import Organization
-
+    Organization = _model("Organization")
     members = Q(**{lookup: member_org_ids(actor)})
     perm = OBJECT_PERMISSIONS.get((model._meta.label_lower, action))
     if perm is not None:

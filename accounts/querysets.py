@@ -10,10 +10,10 @@ from typing import Any
 
 from django.db import models
 
+from .policy import restrict
+
 
 class RestrictedQuerySet(models.QuerySet):
     def restrict(self, actor: Any, action: str) -> RestrictedQuerySet:
         """Only the rows `actor` may perform `action` on (rows of organizations it belongs to)."""
-        from .policy import restrict
-
         return restrict(self, actor, action)

@@ -14,10 +14,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .actors import split_actor
 from .audit import AuditAction, record_event
 from .choices import PlanChoices, RoleChoices, role_rank
 from .models import TOKEN_PREFIX, APIToken, Environment, Membership, Notification, Organization, User, hash_token
-from .policy import Action, check, clear_role_cache, role_in, split_actor
+from .policy import Action, check, clear_role_cache, role_in
 
 
 def _validate(instance: Any, *, unique_field: str | None = None, unique_message: str = "") -> None:

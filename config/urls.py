@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import health
@@ -27,14 +28,10 @@ urlpatterns = [
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
         return json_error_view(404, "not_found", "Not found.")
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler500(request):
     if request.path.startswith("/api/"):
         return json_error_view(500, "server_error", "Internal server error.")
-    from django.views.defaults import server_error
-
     return server_error(request)

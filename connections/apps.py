@@ -12,6 +12,7 @@ class ConnectionsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        # late import: AppConfig.ready() is Django's documented place for work that needs the models loaded
         from accounts.policy import Action, register_object_permission
 
         # Per-object grants (django-guardian) that can give a user more on one connection.

@@ -56,8 +56,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.actors import split_actor
 from accounts.audit import record_event
-from accounts.policy import Action, check, split_actor
+from accounts.policy import Action, check
 from core import masking
 
 from . import iam_policy

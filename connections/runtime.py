@@ -16,9 +16,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import actor_label, record_event
+from accounts.actors import actor_label, split_actor
+from accounts.audit import record_event
 from accounts.models import Environment, Organization
-from accounts.policy import Action, check, split_actor
+from accounts.policy import Action, check
 from core import context, masking
 
 from .choices import ConnectionStatusChoices, UsageOutcomeChoices

@@ -10,8 +10,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from accounts.actors import SYSTEM
 from accounts.models import User
-from accounts.policy import SYSTEM
 
 from .choices import ConnectionStatusChoices
 from .models import Connection

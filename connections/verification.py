@@ -18,9 +18,10 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import SYSTEM
 from accounts.audit import record_event
 from accounts.models import Membership, Notification
-from accounts.policy import SYSTEM, Action, check
+from accounts.policy import Action, check
 from core import masking
 
 from .checks import CheckContext, CheckFailed, ReferencedCredentials

@@ -23,9 +23,10 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.actors import split_actor
 from accounts.filtersets import AuditEventFilterSet, EnvironmentFilterSet, MembershipFilterSet
 from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization
-from accounts.policy import Action, can, member_org_ids, split_actor
+from accounts.policy import Action, can, member_org_ids
 
 from . import serializers as s
 from .permissions import OrgScopedMixin

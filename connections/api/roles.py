@@ -24,8 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from accounts.actors import split_actor
 from accounts.api.permissions import OrgScopedMixin
-from accounts.policy import Action, split_actor
+from accounts.policy import Action
 
 from ..models import Connection, ConnectionRole
 from ..role_validation import do_add_role, do_delete_role

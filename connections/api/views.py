@@ -25,9 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.actors import split_actor
 from accounts.api.permissions import OrgScopedMixin
 from accounts.models import Environment
-from accounts.policy import Action, split_actor
+from accounts.policy import Action
 from core.api.errors import error_body
 
 from .. import services

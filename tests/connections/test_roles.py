@@ -18,8 +18,8 @@ from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIClient
 
+from accounts.actors import SYSTEM
 from accounts.models import AuditEvent
-from accounts.policy import SYSTEM
 from connections import role_validation
 from connections.choices import RoleStatusChoices as Status
 from connections.models import Connection, ConnectionRole, ConnectionUsage
