@@ -18,6 +18,7 @@ from core import context
 from core.exceptions import ServiceUnavailable
 
 from .actors import actor_label, split_actor
+from .choices import AuditAction
 from .models import APIToken, AuditEvent, Organization
 
 GENESIS_HASH = "0" * 64
@@ -26,20 +27,6 @@ _SECRETISH_KEY = re.compile(r"(secret|password|passwd|token|private|credential|a
 _SAFE_KEYS = {"token_id", "token_name", "token_prefix", "role_cap", "secret_fields", "fingerprints"}
 
 
-class AuditAction:
-    """Audit event types, grouped by area (Zulip style): the `area.verb` string is what is stored."""
-
-    ORG_CREATED = "org.created"
-    ORG_UPDATED = "org.updated"
-    ENVIRONMENT_CREATED = "environment.created"
-    ENVIRONMENT_UPDATED = "environment.updated"
-    ENVIRONMENT_DELETED = "environment.deleted"
-    MEMBER_ADDED = "member.added"
-    MEMBER_ROLE_CHANGED = "member.role_changed"
-    MEMBER_REMOVED = "member.removed"
-    TOKEN_CREATED = "token.created"
-    TOKEN_REVOKED = "token.revoked"
-    NOTIFICATION_DISMISSED = "notification.dismissed"
 
 
 class AuditWriteError(ServiceUnavailable):
@@ -73,6 +60,7 @@ def record_event(
     """Append one event to the organization's chain, inside the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event() must run inside the transaction of the change it records.")
+    action = AuditAction(action)  # one vocabulary: an unknown action is a programming error, not a new row
     user, token = split_actor(actor)
     actor_type, label = actor_label(actor)
     ctx = context.current()

@@ -32,3 +32,46 @@ class ActorTypeChoices(models.TextChoices):
     USER = "user", "User"
     TOKEN = "token", "API token"
     SYSTEM = "system", "System"
+
+
+class AuditAction(models.TextChoices):
+    """Every audit event type of the platform, in one place (Zulip style): `area.verb` strings, grouped
+    by area, so the audit page can offer the list and a typo is an AttributeError, not a new action.
+
+    Convention: the constant is the value in capitals with the dot as an underscore.
+    """
+
+    # Organizations, environments, members, tokens, alerts
+    ORG_CREATED = "org.created", "Organization created"
+    ORG_UPDATED = "org.updated", "Organization updated"
+    ENVIRONMENT_CREATED = "environment.created", "Environment created"
+    ENVIRONMENT_UPDATED = "environment.updated", "Environment updated"
+    ENVIRONMENT_DELETED = "environment.deleted", "Environment deleted"
+    MEMBER_ADDED = "member.added", "Member added"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    NOTIFICATION_DISMISSED = "notification.dismissed", "Alert dismissed"
+    # Connections
+    CONNECTION_CREATED = "connection.created", "Connection created"
+    CONNECTION_UPDATED = "connection.updated", "Connection updated"
+    CONNECTION_CREDENTIALS_ROTATED = "connection.credentials_rotated", "Credentials rotated"
+    CONNECTION_ACTIVATED = "connection.activated", "Connection activated"
+    CONNECTION_DEACTIVATED = "connection.deactivated", "Connection deactivated"
+    CONNECTION_DELETED = "connection.deleted", "Connection deleted"
+    CONNECTION_AUTHORIZED = "connection.authorized", "Connection authorized for an environment"
+    CONNECTION_DEAUTHORIZED = "connection.deauthorized", "Connection authorization revoked"
+    CONNECTION_CREDENTIALS_USED = "connection.credentials_used", "Credentials used"
+    CONNECTION_KEY_REWRAPPED = "connection.key_rewrapped", "Data key re-wrapped"
+    CONNECTION_TESTED = "connection.tested", "Connection tested"
+    CONNECTION_ALERT = "connection.alert", "Connection alert raised"
+    # Connection roles
+    CONNECTION_ROLE_ADDED = "connection_role.added", "Connection role added"
+    CONNECTION_ROLE_VALIDATED = "connection_role.validated", "Connection role validated"
+    CONNECTION_ROLE_DELETED = "connection_role.deleted", "Connection role deleted"
+    # The platform's OIDC issuer (platform-level events: no organization)
+    OIDC_KEY_CREATED = "oidc_key.created", "OIDC signing key created"
+    OIDC_KEY_ROTATED = "oidc_key.rotated", "OIDC signing key rotated"
+    OIDC_KEY_RETIRED = "oidc_key.retired", "OIDC signing key retired"
+    OIDC_KEY_REWRAPPED = "oidc_key.rewrapped", "OIDC signing key re-wrapped"

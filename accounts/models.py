@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from .choices import ActorTypeChoices, PlanChoices, RoleChoices, role_rank
+from .choices import ActorTypeChoices, AuditAction, PlanChoices, RoleChoices, role_rank
 from .policy import restrict
 from .querysets import RestrictedQuerySet
 
@@ -249,7 +249,7 @@ class AuditEvent(models.Model):
         APIToken, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField(max_length=254, help_text="Who acted, as shown at the time (kept if deleted).")
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=255, blank=True)

@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .actors import split_actor
-from .audit import AuditAction, record_event
-from .choices import PlanChoices, RoleChoices, role_rank
+from .audit import record_event
+from .choices import AuditAction, PlanChoices, RoleChoices, role_rank
 from .models import TOKEN_PREFIX, APIToken, Environment, Membership, Notification, Organization, User, hash_token
 from .policy import Action, check, clear_role_cache, role_in
 

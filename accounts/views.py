@@ -26,7 +26,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from . import services
-from .audit import AuditAction
+from .choices import AuditAction
 from .filtersets import AuditEventFilterSet
 from .forms import (
     ConfirmForm,
@@ -411,7 +411,7 @@ class AuditPageFilterSet(AuditEventFilterSet):
 # Filters the page shows as inputs, in order; the others (target_type, target_id) still apply from the URL.
 AUDIT_FORM_FIELDS = ("actor", "action", "target", "environment", "request_id", "since", "until")
 AUDIT_HIDDEN_FILTERS = ("target_type", "target_id")
-AUDIT_ACTIONS = sorted(value for key, value in vars(AuditAction).items() if key.isupper())
+AUDIT_ACTIONS = sorted(AuditAction.values)
 
 
 class AuditListView(OrgPageMixin, TemplateView):

@@ -32,7 +32,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Environment, Membership, Organization, User  # noqa: E402
 from connections.models import Connection, ConnectionAuthorization  # noqa: E402
-from connections.services import secret_context  # noqa: E402
+from connections.secrets import secret_context  # noqa: E402
 from core import crypto  # noqa: E402
 
 ENVIRONMENTS = ("development", "staging", "production")

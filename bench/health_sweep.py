@@ -125,7 +125,7 @@ def main() -> None:
 
         from accounts.models import Membership, Organization, User
         from connections.models import Connection
-        from connections.services import secret_context
+        from connections.secrets import secret_context
         from connections.verification import run_check
         from core import crypto
 

@@ -58,6 +58,7 @@ from django.utils import timezone
 
 from accounts.actors import split_actor
 from accounts.audit import record_event
+from accounts.choices import AuditAction
 from accounts.policy import Action, check
 from core import masking
 
@@ -84,12 +85,6 @@ _ERROR_LIMIT = 4000
 _MAX_PAGES = 50
 
 
-class RoleAuditAction:
-    """Audit event types of connection roles (`area.verb`, like ConnectionAuditAction)."""
-
-    ADDED = "connection_role.added"
-    VALIDATED = "connection_role.validated"
-    DELETED = "connection_role.deleted"
 
 
 class RoleNotUsable(Exception):
@@ -250,7 +245,7 @@ def do_add_role(
         raise ValidationError({key: [duplicate]}) from None
     record_event(
         org=connection.org,
-        action=RoleAuditAction.ADDED,
+        action=AuditAction.CONNECTION_ROLE_ADDED,
         actor=actor,
         target=role,
         details={"connection": connection.name, "provider": connection.provider, "name": name, **fields},
@@ -265,7 +260,7 @@ def do_delete_role(role: ConnectionRole, *, actor: Any) -> None:
     role = ConnectionRole.objects.select_for_update().select_related("connection", "org").get(pk=role.pk)
     record_event(
         org=role.org,
-        action=RoleAuditAction.DELETED,
+        action=AuditAction.CONNECTION_ROLE_DELETED,
         actor=actor,
         target=role,
         details={"connection": role.connection.name, "status": role.status},
@@ -383,7 +378,7 @@ def _record_outcome(role: ConnectionRole, outcome: Outcome, previous: _Previous,
         locked.save()
         record_event(
             org=locked.org,
-            action=RoleAuditAction.VALIDATED,
+            action=AuditAction.CONNECTION_ROLE_VALIDATED,
             actor=actor,
             target=locked,
             details={

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.actors import actor_label, split_actor
 from accounts.audit import record_event
+from accounts.choices import AuditAction
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
 from core import context, masking
@@ -25,7 +26,7 @@ from core import context, masking
 from .choices import ConnectionStatusChoices, UsageOutcomeChoices
 from .models import Connection, ConnectionAuthorization, ConnectionUsage
 from .providers import Materialized, UnknownProvider, get_provider
-from .services import ConnectionAuditAction, load_secrets
+from .secrets import load_secrets
 
 
 class SelectionError(Exception):
@@ -183,7 +184,7 @@ def _record_use(
     )
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.USED,
+        action=AuditAction.CONNECTION_CREDENTIALS_USED,
         actor=actor,
         target=connection,
         environment=environment,

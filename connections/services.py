@@ -7,7 +7,6 @@ through `connections.runtime.use_credentials`; nothing in this module returns or
 
 from __future__ import annotations
 
-import re
 import secrets as pysecrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import record_event
-from accounts.choices import PLAN_ORDER, PlanChoices
+from accounts.choices import PLAN_ORDER, AuditAction, PlanChoices
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
 from core import crypto
@@ -26,19 +25,7 @@ from core import crypto
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionAuthorization
 from .providers import ProviderValidationError, UnknownProvider, get_provider
-
-
-class ConnectionAuditAction:
-    CREATED = "connection.created"
-    UPDATED = "connection.updated"
-    ROTATED = "connection.credentials_rotated"
-    ACTIVATED = "connection.activated"
-    DEACTIVATED = "connection.deactivated"
-    DELETED = "connection.deleted"
-    AUTHORIZED = "connection.authorized"
-    DEAUTHORIZED = "connection.deauthorized"
-    USED = "connection.credentials_used"
-    KEY_REWRAPPED = "connection.key_rewrapped"
+from .secrets import drop_placeholders, load_secrets, secret_context, store_secrets
 
 
 class PlanLimitError(PermissionDenied):
@@ -48,46 +35,6 @@ class PlanLimitError(PermissionDenied):
 
 
 PLAN_LABELS = dict(PlanChoices.choices)
-# A value a form or client sends back to mean "unchanged": never stored as a secret.
-_PLACEHOLDER = re.compile(r"^\s*(?:\*+|•+|x{3,}|\[(?:masked|redacted|hidden)\]|<(?:masked|redacted|hidden)>)\s*$", re.I)
-
-
-def is_placeholder(value: Any) -> bool:
-    return isinstance(value, str) and bool(_PLACEHOLDER.match(value))
-
-
-def _drop_placeholders(secrets: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (secrets or {}).items() if not is_placeholder(v) and v not in (None, "")}
-
-
-def secret_context(connection: Connection, field: str = "secrets") -> crypto.SecretContext:
-    """What a connection's ciphertext is bound to: copying it to another row or org fails to decrypt."""
-    return crypto.SecretContext(
-        org=str(connection.org_id), model="connections.connection", row=str(connection.pk), field=field
-    )
-
-
-def _store_secrets(connection: Connection, values: dict[str, Any]) -> None:
-    """Encrypt the secret payload onto the (unsaved or locked) row, with fingerprints of each field."""
-    ring = crypto.KeyRing.from_settings()
-    if values:
-        connection.secrets_envelope = crypto.encrypt_json(values, context=secret_context(connection), ring=ring)
-        connection.secrets_key_id = ring.primary.kid
-    else:
-        connection.secrets_envelope, connection.secrets_key_id = "", ""
-    connection.secret_fingerprints = {
-        name: crypto.fingerprint(str(value), ring=ring) for name, value in sorted(values.items())
-    }
-    connection.secrets_version += 1
-
-
-def load_secrets(connection: Connection) -> dict[str, Any]:
-    """Decrypt a connection's payload. Private to this package: callers go through use_credentials."""
-    if not connection.secrets_envelope:
-        return {}
-    return crypto.decrypt_json(connection.secrets_envelope, context=secret_context(connection))
-
-
 def _errors(exc: ProviderValidationError, prefix: Callable[[str], str]) -> ValidationError:
     """Provider field errors keyed the way the API body is shaped (config.x / secrets.x)."""
     keyed: dict[str, list[str]] = {}
@@ -210,7 +157,7 @@ def do_create_connection(
     except UnknownProvider as exc:
         raise ValidationError({"provider": exc.message}) from None
     try:
-        clean_config, clean_secrets = spec.clean(auth_method, dict(config or {}), _drop_placeholders(secrets))
+        clean_config, clean_secrets = spec.clean(auth_method, dict(config or {}), drop_placeholders(secrets))
     except ProviderValidationError as exc:
         raise _errors(exc, _field_prefix(spec, auth_method)) from None
     connection = Connection(
@@ -235,7 +182,7 @@ def do_create_connection(
     connection.cloud_connection = _resolve_reference(org, spec, auth_method, clean_config)
     if spec.external_id_required(auth_method):
         connection.external_id = pysecrets.token_urlsafe(32)
-    _store_secrets(connection, clean_secrets)
+    store_secrets(connection, clean_secrets)
     try:
         with transaction.atomic():
             connection.save(force_insert=True)
@@ -245,7 +192,7 @@ def do_create_connection(
         _authorize(connection, env, actor)
     record_event(
         org=org,
-        action=ConnectionAuditAction.CREATED,
+        action=AuditAction.CONNECTION_CREATED,
         actor=actor,
         target=connection,
         details={
@@ -314,7 +261,7 @@ def do_update_connection(
     connection.save()
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.UPDATED,
+        action=AuditAction.CONNECTION_UPDATED,
         actor=actor,
         target=connection,
         details={"changes": changes},
@@ -328,7 +275,7 @@ def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[s
     check(actor, Action.MANAGE_CONNECTIONS, connection)
     connection = _locked(connection)
     spec = connection.provider_spec
-    given = _drop_placeholders(secrets)
+    given = drop_placeholders(secrets)
     if not spec.secret_fields(connection.auth_method):
         raise ValidationError({"secrets": f"The {connection.auth_method} auth method stores no secret to rotate."})
     if not given:
@@ -338,13 +285,13 @@ def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[s
     except ProviderValidationError as exc:
         raise _errors(exc, lambda _name: "secrets") from None
     merged = {**load_secrets(connection), **clean}
-    _store_secrets(connection, merged)
+    store_secrets(connection, merged)
     connection.credentials_rotated_at = timezone.now()
     connection.updated_by = _user(actor)
     connection.save()
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.ROTATED,
+        action=AuditAction.CONNECTION_CREDENTIALS_ROTATED,
         actor=actor,
         target=connection,
         details={"secret_fields": sorted(clean), "fingerprints": {k: connection.secret_fingerprints[k] for k in clean}},
@@ -366,7 +313,7 @@ def do_set_active(connection: Connection, *, actor: Any, active: bool) -> Connec
     connection.save(update_fields=["status", "updated_by", "updated_at"])
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.ACTIVATED if active else ConnectionAuditAction.DEACTIVATED,
+        action=AuditAction.CONNECTION_ACTIVATED if active else AuditAction.CONNECTION_DEACTIVATED,
         actor=actor,
         target=connection,
         details={"old": old, "new": new},
@@ -389,7 +336,7 @@ def do_authorize_environment(connection: Connection, environment: Environment, *
     _authorize(connection, environment, actor)
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.AUTHORIZED,
+        action=AuditAction.CONNECTION_AUTHORIZED,
         actor=actor,
         target=connection,
         environment=environment.slug,
@@ -406,7 +353,7 @@ def do_revoke_environment(connection: Connection, environment: Environment, *, a
         return False
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.DEAUTHORIZED,
+        action=AuditAction.CONNECTION_DEAUTHORIZED,
         actor=actor,
         target=connection,
         environment=environment.slug,
@@ -534,7 +481,7 @@ def do_delete_connection(connection: Connection, *, actor: Any) -> DeletionPrevi
         raise ValidationError({"non_field_errors": f"'{connection.name}' cannot be deleted while in use. {reasons}."})
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.DELETED,
+        action=AuditAction.CONNECTION_DELETED,
         actor=actor,
         target=connection,
         details={"provider": connection.provider, "preview": preview.as_dict()["will_delete"]},
@@ -565,7 +512,7 @@ def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) ->
     Connection.objects.filter(pk=connection.pk).update(secrets_envelope=envelope, secrets_key_id=ring.primary.kid)
     record_event(
         org=connection.org,
-        action=ConnectionAuditAction.KEY_REWRAPPED,
+        action=AuditAction.CONNECTION_KEY_REWRAPPED,
         target=connection,
         details={"old_key_id": old_kid, "new_key_id": ring.primary.kid},
     )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from accounts.audit import record_event
+from accounts.choices import AuditAction
 from accounts.models import Membership, Notification
 from accounts.policy import Action, check
 from core import masking
@@ -32,9 +33,6 @@ from .runtime import use_credentials
 logger = logging.getLogger(__name__)
 
 
-class VerificationAuditAction:
-    TESTED = "connection.tested"
-    ALERT = "connection.alert"
 
 
 @dataclass(frozen=True)
@@ -145,7 +143,7 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
     # of the credentials is audited either way, by use_credentials).
     if actor is not SYSTEM or previous_health != connection.health_status:
         record_event(
-            org=connection.org, action=VerificationAuditAction.TESTED, actor=actor, target=connection,
+            org=connection.org, action=AuditAction.CONNECTION_TESTED, actor=actor, target=connection,
             details={"ok": outcome.ok, "message": outcome.message, "duration_ms": outcome.duration_ms},
         )
     if not outcome.ok and not was_unhealthy:
@@ -161,7 +159,7 @@ def _alert(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:
         target_id=str(connection.pk),
     )
     record_event(
-        org=connection.org, action=VerificationAuditAction.ALERT, actor=actor, target=connection,
+        org=connection.org, action=AuditAction.CONNECTION_ALERT, actor=actor, target=connection,
         details={"notification_id": note.pk, "message": outcome.message},
     )
     transaction.on_commit(lambda: deliver_alert(note.pk))

@@ -30,6 +30,7 @@ from accounts.forms import ConfirmForm
 from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.models import Environment
 from accounts.policy import Action
+from connections.secrets import is_placeholder
 
 from . import services
 from .choices import ConnectionStatusChoices, HealthStatusChoices
@@ -536,7 +537,7 @@ class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
         ok, connection = self.run_service(form, services.do_rotate_credentials, self.connection, secrets=secrets)
         if not ok:
             return self.form_invalid(form)
-        rotated = [name for name, value in secrets.items() if value and not services.is_placeholder(value)]
+        rotated = [name for name, value in secrets.items() if value and not is_placeholder(value)]
         labels = ", ".join(form.spec_field(name).label for name in rotated)
         messages.success(self.request, f"Credentials of “{connection.name}” rotated: {labels}.")
         return HttpResponseRedirect(self.detail_url())

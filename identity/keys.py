@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import record_event
+from accounts.choices import AuditAction
 from core import crypto
 
 from . import conf
@@ -39,7 +40,6 @@ __all__ = [
     "PRIVATE_JWK_MEMBERS",
     "REGISTERED_CLAIMS",
     "RewrapResult",
-    "SigningKeyAuditAction",
     "SigningKeyError",
     "clear_key_cache",
     "do_rotate_signing_key",
@@ -73,13 +73,6 @@ _cache_lock = threading.Lock()
 Status = SigningKeyStatusChoices
 
 
-class SigningKeyAuditAction:
-    """Audit event types of the issuer (platform-level events: ``org`` is None)."""
-
-    CREATED = "oidc_key.created"
-    ROTATED = "oidc_key.rotated"
-    RETIRED = "oidc_key.retired"
-    REWRAPPED = "oidc_key.rewrapped"
 
 
 class SigningKeyError(Exception):
@@ -239,7 +232,7 @@ def get_active_key() -> SigningKey:
                 key = _store_active(material, now=timezone.now())
                 record_event(
                     org=None,
-                    action=SigningKeyAuditAction.CREATED,
+                    action=AuditAction.OIDC_KEY_CREATED,
                     target=key,
                     details={"kid": key.kid, "algorithm": ALGORITHM, "key_size": material.private_key.key_size},
                 )
@@ -269,7 +262,7 @@ def do_rotate_signing_key(*, actor: Any = None) -> SigningKey:
         new = _store_active(material, now=now)
         record_event(
             org=None,
-            action=SigningKeyAuditAction.ROTATED,
+            action=AuditAction.OIDC_KEY_ROTATED,
             actor=actor,
             target=new,
             details={
@@ -305,7 +298,7 @@ def _prune(*, now: datetime, actor: Any) -> list[str]:
         _forget(key.kid)
         record_event(
             org=None,
-            action=SigningKeyAuditAction.RETIRED,
+            action=AuditAction.OIDC_KEY_RETIRED,
             actor=actor,
             target=key,
             details={"kid": key.kid, "retiring_at": key.retiring_at.isoformat() if key.retiring_at else None},
@@ -386,7 +379,7 @@ def _rewrap_one(pk: int, *, ring: crypto.KeyRing, actor: Any) -> str | None:
         SigningKey.objects.filter(pk=pk).update(private_key_envelope=envelope)
         record_event(
             org=None,
-            action=SigningKeyAuditAction.REWRAPPED,
+            action=AuditAction.OIDC_KEY_REWRAPPED,
             actor=actor,
             target=key,
             details={"kid": key.kid, "old_key_id": old_kek, "new_key_id": ring.primary.kid},

@@ -60,7 +60,9 @@ def add_members(org) -> Callable[[int], None]:
 def add_audit_events(org, members) -> Callable[..., list[AuditEvent]]:
     """Append `count` chained audit events through the real writer (the chain stays valid)."""
 
-    def make(count: int, *, actor: User | None = None, action: str = "test.event", environment: str = "") -> list:
+    def make(
+        count: int, *, actor: User | None = None, action: str = "environment.updated", environment: str = ""
+    ) -> list:
         events = []
         with transaction.atomic():
             for i in range(count):

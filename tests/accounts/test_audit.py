@@ -103,7 +103,13 @@ def test_verify_audit_exit_code(chain):
 @pytest.mark.django_db(transaction=True)
 def test_record_event_requires_a_transaction(org):
     with pytest.raises(RuntimeError):
-        record_event(org=org, action="x.y")
+        record_event(org=org, action="org.updated")
+
+
+def test_record_event_refuses_an_action_outside_the_vocabulary(org):
+    with pytest.raises(ValueError), transaction.atomic():
+        record_event(org=org, action="org.renamed_by_typo")
+    assert not AuditEvent.objects.filter(org=org).exists()
 
 
 def test_audit_event_in_same_transaction_rolls_back_with_change(org, members):
@@ -117,7 +123,9 @@ def test_audit_event_in_same_transaction_rolls_back_with_change(org, members):
 def test_secretish_details_are_redacted(org):
     with transaction.atomic():
         event = record_event(
-            org=org, action="x.y", details={"password": "CANARY-pw", "nested": {"client_secret": "CANARY-s"}, "ok": 1}
+            org=org,
+            action="org.updated",
+            details={"password": "CANARY-pw", "nested": {"client_secret": "CANARY-s"}, "ok": 1},
         )
     assert "CANARY" not in str(event.details)
     assert event.details["ok"] == 1

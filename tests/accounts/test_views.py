@@ -13,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
-from accounts.audit import AuditAction
-from accounts.choices import RoleChoices
+from accounts.choices import AuditAction, RoleChoices
 from accounts.models import APIToken, AuditEvent, Environment, Membership, User, hash_token
 from tests.conftest import PASSWORD, ROLES, make_member
 
@@ -482,8 +481,8 @@ def test_audit_page_shows_event_columns(client_as, org, members):
 
 
 def test_audit_filters_narrow_the_rows(client_as, org, members, add_audit_events):
-    add_audit_events(3, actor=members["admin"], action="alpha.done", environment="staging")
-    add_audit_events(2, actor=members["provisioner"], action="beta.done", environment="production")
+    add_audit_events(3, actor=members["admin"], action="environment.updated", environment="staging")
+    add_audit_events(2, actor=members["provisioner"], action="member.added", environment="production")
     client = client_as("admin")
 
     def rows(**params) -> int:
@@ -491,8 +490,8 @@ def test_audit_filters_narrow_the_rows(client_as, org, members, add_audit_events
 
     assert rows() == 5
     assert rows(actor="provisioner@") == 2
-    assert rows(action="alpha.done") == 3
-    assert rows(action="beta.") == 2
+    assert rows(action="environment.updated") == 3
+    assert rows(action="member.") == 2
     assert rows(environment="staging") == 3
     assert rows(target="thing-0") == 2
     assert rows(actor="admin@", environment="production") == 0
@@ -515,17 +514,17 @@ def test_audit_page_survives_bad_input(client_as, org, members, add_audit_events
 
 
 def test_audit_pagination_keeps_the_filters(client_as, org, members, add_audit_events):
-    add_audit_events(60, action="bulk.made")
-    add_audit_events(5, action="other.made")
+    add_audit_events(60, action="connection.tested")
+    add_audit_events(5, actor=members["provisioner"], action="connection.created")
     client = client_as("admin")
-    page = text(client.get(url("audit_list"), {"action": "bulk.made"}))
+    page = text(client.get(url("audit_list"), {"action": "connection.tested"}))
     assert body_rows(page) == 50
     assert "Page 1 of 2" in page and "60 events" in page
-    assert 'href="?action=bulk.made&amp;page=2"' in page
-    second = text(client.get(url("audit_list"), {"action": "bulk.made", "page": 2}))
+    assert 'href="?action=connection.tested&amp;page=2"' in page
+    assert "provisioner@acme.test" not in page  # the newest events (another action) are filtered out
+    second = text(client.get(url("audit_list"), {"action": "connection.tested", "page": 2}))
     assert body_rows(second) == 10
-    assert "other.made" not in second
-    assert 'value="bulk.made"' in second  # the filter form keeps its state
+    assert 'value="connection.tested"' in second  # the filter form keeps its state
 
 
 # --- Query counts do not grow with rows -----------------------------------------------------------

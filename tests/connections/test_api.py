@@ -24,6 +24,7 @@ from connections.api.serializers import (
 from connections.models import Connection, ConnectionAuthorization
 from connections.providers import REGISTRY, get_provider
 from connections.runtime import use_credentials
+from connections.secrets import load_secrets
 from tests.conftest import ROLES
 from tests.connections.conftest import REFERENCES, example
 from tests.connections.provider_examples import INVALID_CASES, valid_examples
@@ -413,7 +414,7 @@ def test_rotate_ignores_placeholders(admin, org):
     assert after["token"] != proxmox["secret_fingerprints"]["token"]
     assert after["ssh_password"] == proxmox["secret_fingerprints"]["ssh_password"]
     assert_not_in_response(new_token, response)
-    stored = services.load_secrets(Connection.objects.get(org=org, name="pve-lab"))
+    stored = load_secrets(Connection.objects.get(org=org, name="pve-lab"))
     assert stored == {"token": new_token, "ssh_password": body("proxmox")["secrets"]["ssh_password"]}
 
 

@@ -19,12 +19,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM
+from accounts.choices import AuditAction
 from accounts.models import AuditEvent
 from connections import role_validation
 from connections.choices import RoleStatusChoices as Status
 from connections.models import Connection, ConnectionRole, ConnectionUsage
 from connections.role_validation import (
-    RoleAuditAction,
     RoleNotUsable,
     RoleValidationUnavailable,
     do_add_role,
@@ -132,7 +132,7 @@ def test_add_aws_role_is_pending_and_audited(aws_connection, members) -> None:
     arn = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/path/Terraform.Runner@eu"
     role = add_aws_role(aws_connection, members, arn, session_duration=7200, name="compute")
     assert (role.status, role.role_arn, role.session_duration, role.name) == (Status.PENDING, arn, 7200, "compute")
-    [event] = events(RoleAuditAction.ADDED)
+    [event] = events(AuditAction.CONNECTION_ROLE_ADDED)
     assert event.details["role_arn"] == arn
     assert event.details["session_duration"] == 7200
     assert event.actor_user == members["provisioner"]
@@ -207,7 +207,7 @@ def test_valid_role(aws_connection, members, iam) -> None:
     assert role.missing_permissions == []
     assert role.denied_permissions == []
     assert role.validated_at is not None and role.last_valid_at == role.validated_at
-    [event] = events(RoleAuditAction.VALIDATED)
+    [event] = events(AuditAction.CONNECTION_ROLE_VALIDATED)
     assert (event.details["old_status"], event.details["new_status"]) == (Status.PENDING, Status.VALID)
     assert event.details["granted"] == ["s3:*"]
     assert event.target_id == str(role.pk)
@@ -310,7 +310,7 @@ def test_drift_after_attaching_another_policy(aws_connection, members, iam) -> N
     assert role.granted_permissions == ["ec2:*", "s3:*"]
     assert "granted added: ec2:*" in role.validation_error
     assert role.last_valid_at == first_valid_at  # drift is usable, not "valid as before"
-    drift_event = events(RoleAuditAction.VALIDATED)[-1]
+    drift_event = events(AuditAction.CONNECTION_ROLE_VALIDATED)[-1]
     assert drift_event.details["changes"] == {"granted": {"added": ["ec2:*"], "removed": []}}
 
     role = validate(role, members)  # nothing changed since the drift was seen
@@ -373,7 +373,7 @@ def test_validate_before_use(aws_connection, members, iam) -> None:
         validate_before_use(aws_connection, role, actor=SYSTEM)
     assert str(caught.value).startswith(f"Connection role '{arn}' of connection '{aws_connection.name}' is invalid:")
     assert "ec2:RunInstances" in str(caught.value)
-    assert events(RoleAuditAction.VALIDATED)[-1].actor_label == "system"
+    assert events(AuditAction.CONNECTION_ROLE_VALIDATED)[-1].actor_label == "system"
 
 
 def test_task_validates_by_id_and_is_idempotent(aws_connection, members, iam) -> None:
@@ -382,7 +382,7 @@ def test_task_validates_by_id_and_is_idempotent(aws_connection, members, iam) ->
     assert validate_role_task.delay(role.pk, members["provisioner"].pk).get() == Status.VALID
     assert validate_role_task.delay(role.pk, None).get() == Status.VALID  # again, as the platform
     assert validate_role_task.delay(role.pk + 1000, None).get() is None  # deleted meanwhile: nothing to do
-    assert len(events(RoleAuditAction.VALIDATED)) == 2
+    assert len(events(AuditAction.CONNECTION_ROLE_VALIDATED)) == 2
 
 
 def test_delete_role_is_audited(aws_connection, members) -> None:
@@ -391,7 +391,7 @@ def test_delete_role_is_audited(aws_connection, members) -> None:
         do_delete_role(role, actor=members["user"])
     do_delete_role(role, actor=members["admin"])
     assert not ConnectionRole.objects.exists()
-    [event] = events(RoleAuditAction.DELETED)
+    [event] = events(AuditAction.CONNECTION_ROLE_DELETED)
     assert event.target_id == str(role.pk)
 
 

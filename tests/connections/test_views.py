@@ -18,6 +18,7 @@ from accounts.models import Environment
 from connections import services
 from connections.models import Connection, ConnectionAuthorization, ConnectionRole, ConnectionUsage
 from connections.providers import REGISTRY
+from connections.secrets import load_secrets
 from tests.conftest import ROLES
 from tests.connections.conftest import REFERENCES, example
 from tests.connections.provider_examples import valid_examples
@@ -571,7 +572,7 @@ def test_edit_changes_public_fields_and_follows_a_rename(client_as, github):
 def test_rotate_replaces_given_secrets_and_keeps_placeholders(client_as, org, make_connection):
     pve = make_connection(org, "proxmox", name="pve-lab")
     before = dict(pve.secret_fingerprints)
-    old_password = services.load_secrets(pve)["ssh_password"]
+    old_password = load_secrets(pve)["ssh_password"]
     client = client_as("admin")
     page = text(client.get(url("connection_rotate", connection_name="pve-lab")))
     assert "Rotation due" in page and 'name="token"' in page and 'name="node"' not in page
@@ -583,7 +584,7 @@ def test_rotate_replaces_given_secrets_and_keeps_placeholders(client_as, org, ma
     pve.refresh_from_db()
     assert pve.secret_fingerprints["token"] != before["token"]
     assert pve.secret_fingerprints["ssh_password"] == before["ssh_password"]
-    assert services.load_secrets(pve) == {"token": new_token, "ssh_password": old_password}
+    assert load_secrets(pve) == {"token": new_token, "ssh_password": old_password}
     page = text(client.post(url("connection_rotate", connection_name="pve-lab"), {"token": "", "ssh_password": "***"}))
     assert "Send at least one new secret value." in page
     page = text(client.post(url("connection_rotate", connection_name="pve-lab"), {"token": "not-a-uuid-at-all"}))

@@ -178,7 +178,7 @@ def test_first_key_is_created_once_and_audited() -> None:
     assert get_active_key() == first
     assert SigningKey.objects.count() == 1
     assert first.status == SigningKeyStatusChoices.ACTIVE and first.activated_at is not None
-    event = AuditEvent.objects.get(action=keys.SigningKeyAuditAction.CREATED)
+    event = AuditEvent.objects.get(action=keys.AuditAction.OIDC_KEY_CREATED)
     assert event.org is None and event.target_id == str(first.pk) and event.details["kid"] == first.kid
 
 
@@ -225,7 +225,7 @@ def test_rotation_keeps_old_tokens_valid_until_the_overlap_passes(
     assert verify(new_token, client)["sub"] == SUBJECT
     old.refresh_from_db()
     assert old.status == SigningKeyStatusChoices.RETIRING and old.retiring_at is not None
-    rotated = AuditEvent.objects.get(action=keys.SigningKeyAuditAction.ROTATED)
+    rotated = AuditEvent.objects.get(action=keys.AuditAction.OIDC_KEY_ROTATED)
     assert rotated.details["old_kid"] == old.kid and rotated.details["new_kid"] == new.kid
     assert rotated.actor_user == actor
 
@@ -238,7 +238,7 @@ def test_rotation_keeps_old_tokens_valid_until_the_overlap_passes(
     old.refresh_from_db()
     assert old.status == SigningKeyStatusChoices.RETIRED and old.retired_at is not None
     assert old.private_key_envelope == ""  # nothing left to steal
-    assert AuditEvent.objects.filter(action=keys.SigningKeyAuditAction.RETIRED, target_id=str(old.pk)).exists()
+    assert AuditEvent.objects.filter(action=keys.AuditAction.OIDC_KEY_RETIRED, target_id=str(old.pk)).exists()
     assert keys.prune_signing_keys() == []
 
 
@@ -276,7 +276,7 @@ def test_rewrap_moves_private_keys_to_the_new_primary(settings) -> None:
     key.refresh_from_db()
     assert crypto.envelope_kid(key.private_key_envelope) == "oidc-new" != old_kek
     assert get_active_key().kid == key.kid  # re-wrapping does not rotate the signing key
-    assert AuditEvent.objects.filter(action=keys.SigningKeyAuditAction.REWRAPPED).count() == 1
+    assert AuditEvent.objects.filter(action=keys.AuditAction.OIDC_KEY_REWRAPPED).count() == 1
     keys.clear_key_cache()
     settings.CONNECTIONS_KEYS = new_entry  # the old KEK is gone: signing must still work
     assert jwt.get_unverified_header(sign_assertion(audience=AUDIENCE, subject=SUBJECT))["kid"] == key.kid
