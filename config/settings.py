@@ -228,6 +228,17 @@ CELERY_BEAT_SCHEDULE = {
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
 ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+# Where a webhook alert may go besides public addresses (e.g. an internal chat relay).
+ALERT_WEBHOOK_ALLOWED_NETWORKS = env.list("ALERT_WEBHOOK_ALLOWED_NETWORKS", default=[])
+# Seconds allowed for each call to the cloud while validating a connection role.
+ROLE_VALIDATION_TIMEOUT = env.float("ROLE_VALIDATION_TIMEOUT", default=10.0)
+# Platform endpoints providers declare (GitHub API, Entra ID, Google STS...), overridden per name with
+# PROVIDER_ENDPOINT_<NAME>=<url> (tests point them at local fakes). Unset names use the real endpoints.
+PROVIDER_ENDPOINTS = {
+    key.removeprefix("PROVIDER_ENDPOINT_").lower(): value.rstrip("/")
+    for key, value in os.environ.items()
+    if key.startswith("PROVIDER_ENDPOINT_") and value
+}
 # SSRF guard: private networks outbound calls may reach besides an on-prem connection's own subnet.
 NETGUARD_ALLOWED_NETWORKS = env.list("NETGUARD_ALLOWED_NETWORKS", default=[])
 PLATFORM_AWS_ACCOUNT_ID = env.str("PLATFORM_AWS_ACCOUNT_ID", default="")

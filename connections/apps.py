@@ -1,4 +1,9 @@
+from functools import partial
+
 from django.apps import AppConfig
+from django.conf import settings
+
+from .providers import config as provider_config
 
 
 class ConnectionsConfig(AppConfig):
@@ -12,6 +17,8 @@ class ConnectionsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        # Providers read their settings through this getter (they import nothing from Django).
+        provider_config.configure(partial(getattr, settings))
         # late import: AppConfig.ready() is Django's documented place for work that needs the models loaded
         from accounts.policy import Action, register_object_permission
 

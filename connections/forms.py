@@ -24,7 +24,7 @@ from accounts.models import Environment
 
 from .models import Connection
 from .providers import REGISTRY, Field, Provider, get_provider
-from .role_validation import ROLE_FIELDS
+from .providers.contract import RoleSupport
 
 __all__ = [
     "MODE_CREATE",
@@ -338,38 +338,17 @@ class SelectionForm(forms.Form):
 
 
 class RoleForm(forms.Form):
-    """A connection role: an AWS role ARN with its session duration, or an Azure service principal.
-    Which fields show depends on the connection's provider; the rules live in `do_add_role`."""
+    """A connection role, with the fields the connection's provider declares (`role_support.fields`);
+    the rules live in `do_add_role` and the provider's `RoleSupport.clean`."""
 
     name = forms.CharField(label="Label", max_length=100, required=False, help_text="e.g. networking or compute.")
-    role_arn = forms.CharField(
-        label="IAM role ARN",
-        max_length=2048,
-        required=False,
-        help_text="arn:aws:iam::<account>:role/<name>, in the connection's AWS account.",
-    )
-    session_duration = forms.IntegerField(
-        label="Session duration (seconds)",
-        min_value=900,
-        max_value=43200,
-        initial=3600,
-        required=False,
-        help_text="15 minutes to 12 hours.",
-    )
-    client_id = forms.CharField(label="Client (application) ID", max_length=36, required=False)
-    object_id = forms.CharField(
-        label="Object ID",
-        max_length=36,
-        required=False,
-        help_text="The service principal's object ID (no secret is stored).",
-    )
 
-    def __init__(self, *args: Any, provider: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, support: RoleSupport, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        keep = ROLE_FIELDS[provider]
-        for name in list(self.fields):
-            if name not in keep:
-                del self.fields[name]
-        for name in ("role_arn", "client_id", "object_id"):
-            if name in self.fields:
-                self.fields[name].required = True
+        for spec in support.fields:
+            if spec.kind == "integer":
+                field: forms.Field = forms.IntegerField(required=False, initial=spec.initial)
+            else:
+                field = forms.CharField(max_length=2048, required=True)
+            field.label, field.help_text = spec.label, spec.help_text
+            self.fields[spec.name] = field

@@ -1,5 +1,11 @@
 """Celery tasks for connections. Messages carry ids only, never a secret; every task is idempotent
-(re-running a check or a chunk just records a fresher result), so retries and redeliveries are safe."""
+(re-running a check, a chunk or a role validation just records a fresher result), so retries and
+redeliveries are safe.
+
+Role validation: the task re-reads the role and the acting user. Network trouble is saved on the role
+as `error` and, on a worker, raised as `RoleValidationUnavailable` (a ConnectionError) so Celery retries
+with backoff; in eager mode (no broker, the default) the request that asked gets the `error` status
+right away instead of waiting through retries."""
 
 from __future__ import annotations
 
@@ -14,8 +20,8 @@ from accounts.actors import SYSTEM
 from accounts.models import User
 
 from .choices import ConnectionStatusChoices
-from .models import Connection
-from .tasks_roles import validate_role_task
+from .models import Connection, ConnectionRole
+from .role_validation import do_validate_role
 from .verification import run_check
 
 __all__ = ["check_connections_chunk", "health_sweep", "test_connection_task", "validate_role_task"]
@@ -73,3 +79,18 @@ def health_sweep(chunk_size: int | None = None) -> int:
         check_connections_chunk.delay(ids)
         chunks += 1
         last_pk = ids[-1]
+
+
+@shared_task(bind=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=3)
+def validate_role_task(self: Any, role_id: int, actor_user_id: int | None) -> str | None:
+    """Validate one role; returns its new status (None when the role or its requester is gone)."""
+    role = ConnectionRole.objects.select_related("connection", "connection__org", "org").filter(pk=role_id).first()
+    if role is None:
+        logger.info("Connection role %s was deleted before its validation ran.", role_id)
+        return None
+    actor = _actor(actor_user_id)
+    if actor is None:
+        logger.warning("Validation of connection role %s skipped: user %s is gone.", role_id, actor_user_id)
+        return None
+    role = do_validate_role(role, actor=actor, raise_transient=not self.request.is_eager)
+    return role.status

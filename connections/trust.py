@@ -1,25 +1,18 @@
-"""The External ID and ready-to-paste trust policy of a connection, for the page and the API.
+"""The External ID and ready-to-paste trust setup of a connection, for the page and the API.
 
-Providers that generate an External ID (AWS assume role) may define `trust_policy(account,
-external_id)` and `platform_account_id(configured)` in their module; nothing here names a provider.
+Providers that generate an External ID say what the customer puts on their side (`Provider.trust_setup`);
+nothing here names a provider.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
-from django.conf import settings
-
 from .models import Connection
+from .providers.contract import SetupUnavailable
 
 logger = logging.getLogger(__name__)
-
-UNKNOWN_ACCOUNT = (
-    "The platform's own AWS account ID is not known (set PLATFORM_AWS_ACCOUNT_ID), "
-    "so the trust policy cannot be shown yet."
-)
 
 
 def trust_policy_for(connection: Connection) -> dict[str, Any] | None:
@@ -32,14 +25,13 @@ def trust_policy_for(connection: Connection) -> dict[str, Any] | None:
         "policy": None,
         "error": "",
     }
-    module = sys.modules.get(type(connection.provider_spec).__module__)
-    if not (hasattr(module, "trust_policy") and hasattr(module, "platform_account_id")):
-        return result
     try:
-        account = module.platform_account_id(getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", "") or None)
-        result["platform_account_id"] = account
-        result["policy"] = module.trust_policy(account, connection.external_id)
-    except Exception as exc:  # no platform identity configured or reachable: say so, keep the page
-        logger.warning("Platform account for the trust policy is unknown: %s", exc.__class__.__name__)
-        result["error"] = UNKNOWN_ACCOUNT
+        setup = connection.provider_spec.trust_setup(connection.external_id)
+    except SetupUnavailable as exc:
+        cause = exc.__cause__.__class__.__name__
+        logger.warning("Trust setup of connection %s is unavailable: %s", connection.pk, cause)
+        result["error"] = str(exc)
+        return result
+    if setup:
+        result.update(platform_account_id=setup["platform_account_id"], policy=setup["policy"])
     return result

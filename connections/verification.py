@@ -8,9 +8,11 @@ connection turns unhealthy. Nothing here runs in the web request's own code path
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,10 +26,12 @@ from accounts.choices import AuditAction
 from accounts.models import Membership, Notification
 from accounts.policy import Action, check
 from core import masking
+from core.netguard import GuardError, guarded_request
+from identity.keys import sign_assertion, subject_for
 
-from .checks import CheckContext, CheckFailed, ReferencedCredentials
 from .choices import ConnectionStatusChoices, HealthStatusChoices
 from .models import Connection
+from .providers.contract import CheckContext, CheckFailed, ReferencedCredentials
 from .runtime import use_credentials
 
 logger = logging.getLogger(__name__)
@@ -43,11 +47,7 @@ class CheckOutcome:
 
 
 def _signer(org_slug: str, connection_name: str) -> Any:
-    """The OIDC client-assertion signer when the platform's issuer app is installed."""
-    try:
-        from identity.keys import sign_assertion, subject_for
-    except ImportError:
-        return None
+    """Signs short-lived OIDC client assertions with the platform's issuer, for this connection's subject."""
     subject = subject_for(org_slug, connection_name)
     return lambda audience: sign_assertion(audience=audience, subject=subject)
 
@@ -66,28 +66,18 @@ def build_context(connection: Connection, ref: ReferencedCredentials | None = No
         role_arn=first_role.role_arn if first_role else None,
         ref=ref,
         allowed_networks=_allowed_networks(connection),
-        timeout=float(getattr(settings, "CONNECTION_CHECK_TIMEOUT", 10.0)),
+        timeout=float(settings.CONNECTION_CHECK_TIMEOUT),
         sign_assertion=_signer(connection.org.slug, connection.name),
-        platform_aws_account_id=_platform_account_id,
-        azure_ca_bundle=getattr(settings, "AZURE_CA_BUNDLE", None) or None,
         extra_ca_data=_extra_ca_data(),
     )
 
 
 def _extra_ca_data() -> str:
     """EXTRA_CA_DATA: PEM text, or the path of a PEM file."""
-    value = str(getattr(settings, "EXTRA_CA_DATA", "") or "")
+    value = str(settings.EXTRA_CA_DATA or "")
     if value and "-----BEGIN" not in value:
-        from pathlib import Path
-
         return Path(value).read_text()
     return value
-
-
-def _platform_account_id() -> str:
-    from .providers.aws import platform_account_id
-
-    return platform_account_id(getattr(settings, "PLATFORM_AWS_ACCOUNT_ID", None) or None)
 
 
 def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
@@ -171,7 +161,7 @@ def deliver_alert(notification_id: int) -> None:
     note = Notification.objects.select_related("org").filter(pk=notification_id).first()
     if note is None:
         return
-    if getattr(settings, "ALERT_EMAILS_ENABLED", False):
+    if settings.ALERT_EMAILS_ENABLED:
         admins = list(
             Membership.objects.filter(org=note.org, role="admin", user__is_active=True).values_list(
                 "user__email", flat=True
@@ -182,12 +172,8 @@ def deliver_alert(notification_id: int) -> None:
                 send_mail(f"[{note.org.slug}] {note.title}", note.message, None, admins)
             except Exception as exc:  # SMTP errors vary by backend
                 logger.warning("Alert e-mail for notification %s failed: %s", note.pk, exc.__class__.__name__)
-    webhook = getattr(settings, "ALERT_WEBHOOK_URL", "")
+    webhook = settings.ALERT_WEBHOOK_URL
     if webhook:
-        import json
-
-        from core.netguard import GuardError, guarded_request
-
         body = json.dumps(
             {"org": note.org.slug, "title": note.title, "message": note.message, "url": note.url,
              "created_at": note.created_at.isoformat()}
@@ -195,7 +181,7 @@ def deliver_alert(notification_id: int) -> None:
         try:
             guarded_request(
                 "POST", webhook, headers={"Content-Type": "application/json"}, body=body, timeout=5.0,
-                allowed_networks=tuple(getattr(settings, "ALERT_WEBHOOK_ALLOWED_NETWORKS", ())),
+                allowed_networks=tuple(settings.ALERT_WEBHOOK_ALLOWED_NETWORKS),
             )
         except (GuardError, Exception) as exc:  # the guard's refusal or a network error
             logger.warning("Alert webhook for notification %s failed: %s", note.pk, exc.__class__.__name__)

@@ -49,7 +49,7 @@ from .forms import (
 )
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import CATEGORY_LABELS, PROVIDER_CHOICES, REGISTRY, Provider
-from .role_validation import ROLE_PROVIDERS, do_add_role, do_delete_role
+from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
 from .tasks import test_connection_task, validate_role_task
@@ -203,7 +203,7 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
         return {
             "test": view.can(Action.TEST_CONNECTION, self.connection),
             "manage": view.can(Action.MANAGE_CONNECTIONS, self.connection),
-            "roles": self.connection.provider in ROLE_PROVIDERS and view.can(Action.MANAGE_ROLES, self.connection),
+            "roles": role_support_for(self.connection) is not None and view.can(Action.MANAGE_ROLES, self.connection),
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -673,11 +673,11 @@ class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):
 
     def resolve_objects(self) -> None:
         super().resolve_objects()
-        if self.connection.provider not in ROLE_PROVIDERS:
-            raise Http404("Connection roles are for AWS and Azure connections.")
+        if role_support_for(self.connection) is None:
+            raise Http404(roles_unsupported_message())
 
     def get_form(self, form_class: Any = None) -> RoleForm:
-        return RoleForm(**self.get_form_kwargs(), provider=self.connection.provider)
+        return RoleForm(**self.get_form_kwargs(), support=role_support_for(self.connection))
 
     def form_valid(self, form: RoleForm) -> HttpResponse:
         ok, role = self.run_service(form, do_add_role, self.connection, **form.cleaned_data)

@@ -30,7 +30,7 @@ from accounts.policy import Action
 
 from ..models import Connection, ConnectionRole
 from ..role_validation import do_add_role, do_delete_role
-from ..tasks_roles import validate_role_task
+from ..tasks import validate_role_task
 from .serializers import ApiErrorSerializer
 
 ERRORS = {

@@ -15,12 +15,15 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from ipaddress import ip_address, ip_network
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from . import validators as v
+from .errors import FieldError, MaterializeError, ProviderValidationError
 
 __all__ = [
     "CATEGORIES",
@@ -38,6 +41,7 @@ __all__ = [
     "Provider",
     "ProviderValidationError",
     "b64",
+    "declared_endpoints",
     "onprem_network_fields",
 ]
 
@@ -59,6 +63,15 @@ CATEGORIES: tuple[str, ...] = tuple(CATEGORY_LABELS)
 # Ordered from least to most capable; an organization on plan N may use providers requiring <= N.
 PLANS: tuple[str, ...] = ("free", "starter", "enterprise")
 
+# Platform endpoints declared by providers (`Provider.endpoints`), filled as provider classes are defined.
+_DECLARED_ENDPOINTS: dict[str, str] = {}
+
+
+def declared_endpoints() -> dict[str, str]:
+    """Every platform endpoint a provider declared, name -> default URL."""
+    return dict(_DECLARED_ENDPOINTS)
+
+
 NON_FIELD_ERRORS = "non_field_errors"
 AUTH_METHOD_KEY = "auth_method"
 
@@ -72,43 +85,6 @@ _SINGLE_LINE_KINDS = frozenset({"string", "url", "cidr", "ip", "connection_ref",
 _MAX_SINGLE_LINE = 2048
 _MAX_MULTI_LINE = 256 * 1024
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class FieldError(Exception):
-    """A single field value is invalid; `message` is shown to the user next to that field.
-
-    Validators raise it with a message that never contains a secret value: messages end up in API
-    responses, form errors and logs.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class ProviderValidationError(Exception):
-    """All problems found while cleaning one connection payload, keyed like a DRF/Django form error.
-
-    Keys are field names, plus ``"auth_method"`` for an unusable auth method and
-    ``"non_field_errors"`` for cross-field problems. Collecting everything at once lets a form show
-    every mistake in one round trip.
-    """
-
-    def __init__(self, errors: Mapping[str, str | Iterable[str]]) -> None:
-        normalized: dict[str, list[str]] = {}
-        for key, value in errors.items():
-            messages = [value] if isinstance(value, str) else list(value)
-            if messages:
-                normalized.setdefault(str(key), []).extend(messages)
-        self.errors = normalized
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "; ".join(f"{key}: {' '.join(messages)}" for key, messages in self.errors.items())
-
-
-class MaterializeError(ValueError):
-    """The runtime called `materialize` with inputs it cannot work with (an integration bug, not user input)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -435,11 +411,19 @@ class Provider:
     summary_fields: ClassVar[tuple[str, ...]] = ()
     requires_plan: ClassVar[str] = "free"
     test_description: ClassVar[str] = ""
+    #: The platform endpoints this provider calls, name -> real public base URL (overridable per name
+    #: with the PROVIDER_ENDPOINTS setting; see `contract.endpoint`).
+    endpoints: ClassVar[dict[str, str]] = {}
+    #: A `contract.RoleSupport` when connections of this provider take connection roles.
+    role_support: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.code:
             cls._check_declarations()
+        for name, url in cls.endpoints.items():
+            if _DECLARED_ENDPOINTS.setdefault(name, url) != url:
+                raise TypeError(f"Provider {cls.code!r}: endpoint {name!r} is already declared with another URL.")
 
     @classmethod
     def _check_declarations(cls) -> None:
@@ -508,6 +492,11 @@ class Provider:
         """Whether the platform must generate an ExternalId (confused-deputy protection) for this method."""
         self.get_auth_method(auth_method)
         return False
+
+    def trust_setup(self, external_id: str) -> dict[str, Any] | None:
+        """What the customer must put on their side for the platform's External ID, ready to paste:
+        ``{"platform_account_id", "policy"}``. Raise `contract.SetupUnavailable` when it cannot be known yet."""
+        return None
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -663,7 +652,7 @@ class Provider:
     def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:
         """Prove the credentials work against the provider's API (DESIGN.md "test" column).
 
-        `ctx` is a `connections.checks.CheckContext`; return a `CheckResult`, raise `CheckFailed` with
+        `ctx` is a `contract.CheckContext`; return a `CheckResult`, raise `CheckFailed` with
         the provider's reason. Endpoints come only from `ctx` so tests can point them at loopback.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement check().")
@@ -764,8 +753,6 @@ ROUTER_VENDOR_CHOICES: tuple[tuple[str, str], ...] = (
 
 def onprem_network_fields() -> tuple[Field, ...]:
     """The VPN-facing fields every on-prem provider shares: subnet, router WAN IP and router vendor."""
-    from . import validators as v  # validators import FieldError from here: import late
-
     return (
         Field("subnet", "On-prem subnet", "cidr", validators=(v.cidr,), placeholder="192.168.50.0/24",
               help_text="Your internal network (RFC 1918) that the VPN routes to."),

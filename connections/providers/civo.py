@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 REGION_CHOICES = (("LON1", "London"), ("NYC1", "New York"), ("FRA1", "Frankfurt"), ("PHX1", "Phoenix"))
@@ -17,6 +17,9 @@ class CivoProvider(Provider):
     """Civo account connection through an API key."""
 
     code = "civo"
+    endpoints = {
+        "civo": "https://api.civo.com",
+    }
     label = "Civo"
     category = "cloud"
     description = "Civo accounts through an API key."

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from core.netguard import GuardedResponse
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 
@@ -29,6 +29,9 @@ class CloudflareProvider(Provider):
     """Cloudflare account connection through an API token."""
 
     code = "cloudflare"
+    endpoints = {
+        "cloudflare": "https://api.cloudflare.com/client/v4",
+    }
     label = "Cloudflare"
     category = "cloud"
     description = "Cloudflare accounts through a scoped API token."

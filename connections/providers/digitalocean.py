@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 REGION_CHOICES = tuple(
@@ -25,6 +25,9 @@ class DigitalOceanProvider(Provider):
     """DigitalOcean team connection through an API token."""
 
     code = "digitalocean"
+    endpoints = {
+        "digitalocean": "https://api.digitalocean.com",
+    }
     label = "DigitalOcean"
     category = "cloud"
     description = "DigitalOcean teams through a personal access token."

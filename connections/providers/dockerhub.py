@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider, b64
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 DEFAULT_REGISTRY_URL = "https://index.docker.io/v1/"
@@ -25,6 +25,9 @@ class DockerHubProvider(Provider):
     """
 
     code = "dockerhub"
+    endpoints = {
+        "dockerhub": "https://hub.docker.com",
+    }
     label = "Docker Hub"
     category = "registry"
     description = "Docker Hub repositories through a personal or organization access token."

@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import CheckFailed, CheckResult
 from . import validators as v
+from .aws.provider import aws_call, clients, referenced_credentials
 from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized, ProviderValidationError
+from .contract import CheckFailed, CheckResult
 
 _REGISTRY = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
@@ -71,11 +72,9 @@ class EcrProvider(CloudConnectionProvider):
 
         The token itself is a registry password and is never returned; only the proxy endpoint is shown.
         """
-        from .aws import aws_call, referenced_credentials
-
         credentials, ref_config = referenced_credentials(ctx)
         region = self._region(config, ref_config)
-        ecr = ctx.aws_client("ecr", region=region, credentials=credentials)
+        ecr = clients.client("ecr", region=region, credentials=credentials, timeout=ctx.timeout)
         response = aws_call(ecr.get_authorization_token, secrets=credentials, what="ECR GetAuthorizationToken")
         data = response.get("authorizationData") or []
         if not data:

@@ -9,11 +9,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from core.masking import scrub
+from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.auth.transport.requests import Request
+from google.oauth2 import service_account
 
-from ..checks import CheckFailed, CheckResult
+from core.masking import scrub
+from core.netguard import NetguardError
+
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckFailed, CheckResult
 
 CREDENTIALS_FILE = "gcp-credentials.json"
 OIDC_TOKEN_FILE = "gcp-oidc-token"
@@ -53,8 +58,6 @@ def google_request(ctx: Any, method: str, url: str, *, what: str, token: str = "
 
     Status handling is left to the caller, which knows what a 403 or 404 means at its step.
     """
-    from core.netguard import NetguardError
-
     headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -79,8 +82,6 @@ def service_account_token(key: Any, ctx: Any) -> tuple[str, str]:
     input, and honouring its token_uri would let a crafted key send our signed assertions anywhere.
     Returns the token and the service account email.
     """
-    from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
-    from google.oauth2 import service_account
 
     try:
         info = json.loads(key) if isinstance(key, str) else dict(key)
@@ -114,7 +115,6 @@ def _transport_cause(exc: BaseException) -> str:
 
 def _token_transport(timeout: float) -> Any:
     """google-auth's requests transport bounded by the check's time budget (its default waits two minutes)."""
-    from google.auth.transport.requests import Request
 
     return functools.partial(Request(), timeout=timeout)
 
@@ -196,6 +196,12 @@ class GcpProvider(Provider):
     """
 
     code = "gcp"
+    endpoints = {
+        "gcp_token": "https://oauth2.googleapis.com/token",
+        "gcp_resource_manager": "https://cloudresourcemanager.googleapis.com",
+        "gcp_sts": "https://sts.googleapis.com/v1/token",
+        "gcp_iam_credentials": "https://iamcredentials.googleapis.com",
+    }
     label = "Google Cloud"
     category = "cloud"
     description = "Google Cloud projects through a service account key or workload identity federation."

@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from ..checks import DEFAULT_ENDPOINTS, CheckFailed, CheckResult
+from core.masking import scrub
+
 from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized
+from .contract import CheckFailed, CheckResult
+from .gcp import google_error, google_request, referenced_token
 
 GCR_HOSTS = ("gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io")
 _ARTIFACT_REGISTRY = re.compile(r"^[a-z]+(?:-[a-z]+\d+)?-docker\.pkg\.dev$")
@@ -29,6 +32,9 @@ class GcrProvider(CloudConnectionProvider):
     """GCR connection: stores no secret; borrows a GCP connection's credentials at run time."""
 
     code = "gcr"
+    endpoints = {
+        "gcr_token": "https://gcr.io/v2/token",
+    }
     label = "Google Container Registry"
     category = "registry"
     description = "Google Container Registry or Artifact Registry, through one of your GCP connections."
@@ -57,9 +63,7 @@ class GcrProvider(CloudConnectionProvider):
         A pull scope on the project's namespace is requested, like a client about to pull; the returned
         registry token is discarded.
         """
-        from core.masking import scrub
 
-        from .gcp import google_request, referenced_token
 
         token, ref_config = referenced_token(ctx)
         registry = str(config.get("registry_url") or "gcr.io")
@@ -89,14 +93,13 @@ def token_endpoint(registry: str, ctx: Any) -> str:
     an explicitly configured ``gcr_token`` endpoint (tests, air-gapped mirrors) replaces it.
     """
     configured = ctx.endpoint("gcr_token")
-    if configured != DEFAULT_ENDPOINTS["gcr_token"]:
+    if configured != GcrProvider.endpoints["gcr_token"]:
         return configured
     return f"https://{registry}/v2/token"
 
 
 def _registry_error(response: Any) -> str:
     """Docker registry errors are ``{"errors": [{"code", "message"}]}``; fall back to Google's formats."""
-    from .gcp import google_error
 
     try:
         errors = response.json().get("errors")

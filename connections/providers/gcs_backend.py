@@ -7,15 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..checks import CheckFailed, CheckResult
+from core.masking import scrub
+
 from . import validators as v
 from .base import AuthMethod, CloudConnectionProvider, Field, Materialized
+from .contract import CheckFailed, CheckResult
+from .gcp import google_error, google_request, referenced_token
 
 
 class GcsBackendProvider(CloudConnectionProvider):
     """GCS state backend: stores no secret; the GCP connection's credentials read and write the state."""
 
     code = "gcs_backend"
+    endpoints = {
+        "gcp_storage": "https://storage.googleapis.com",
+    }
     label = "Google Cloud Storage state backend"
     category = "state_backend"
     description = "Terraform state in a Cloud Storage bucket (GCS locks state natively)."
@@ -49,9 +55,7 @@ class GcsBackendProvider(CloudConnectionProvider):
         Terraform writes state at the end of an apply, so read access alone would pass a test that
         the first run then fails; the marker's random name keeps concurrent tests apart.
         """
-        from core.masking import scrub
 
-        from .gcp import google_error, google_request, referenced_token
 
         token, _ref_config = referenced_token(ctx)
         storage = ctx.endpoint("gcp_storage")

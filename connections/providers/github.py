@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -34,6 +34,9 @@ class GitHubProvider(Provider):
     """GitHub connection; ``base_url`` points at GitHub Enterprise Server's ``/api/v3`` when self-hosted."""
 
     code = "github"
+    endpoints = {
+        "github": "https://api.github.com",
+    }
     label = "GitHub"
     category = "git"
     description = "GitHub.com or GitHub Enterprise Server repositories and organizations."

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 DEFAULT_BASE_URL = "https://gitlab.com"
@@ -25,6 +25,9 @@ class GitLabProvider(Provider):
     """GitLab connection; ``base_url`` is the instance root (https only, self-managed allowed)."""
 
     code = "gitlab"
+    endpoints = {
+        "gitlab": "https://gitlab.com",
+    }
     label = "GitLab"
     category = "git"
     description = "GitLab.com or self-managed GitLab groups and projects."

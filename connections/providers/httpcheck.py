@@ -22,10 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import certifi
+
 from core.masking import scrub
 from core.netguard import GuardedResponse, NetguardError
 
-from ..checks import CheckContext, CheckFailed, CheckResult
+from .contract import CheckContext, CheckFailed, CheckResult
 
 __all__ = ["USER_AGENT", "CheckClient", "json_or_empty", "text_field", "trusted_ca_data"]
 
@@ -67,10 +69,8 @@ def _bundle_with(extra: str) -> str:
 def _default_bundle() -> str:
     """certifi's bundle, which the guard itself uses by default; else the system's."""
     try:
-        import certifi
-
         return Path(certifi.where()).read_text()
-    except (ImportError, OSError):  # pragma: no cover - slim images without certifi
+    except OSError:  # pragma: no cover - a damaged install: fall back to the system's
         cafile = ssl.get_default_verify_paths().cafile
         return Path(cafile).read_text() if cafile else ""
 

@@ -12,9 +12,9 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..checks import CheckContext, CheckFailed, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError, b64
+from .contract import CheckContext, CheckFailed, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 KUBECONFIG_FILE = "kubeconfig"

@@ -6,9 +6,10 @@ import secrets as _random
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import CheckFailed, CheckResult
 from . import validators as v
+from .aws.provider import aws_call, clients, referenced_credentials
 from .base import AuthMethod, CloudConnectionProvider, Field, Materialized
+from .contract import CheckFailed, CheckResult
 
 
 class S3BackendProvider(CloudConnectionProvider):
@@ -55,11 +56,9 @@ class S3BackendProvider(CloudConnectionProvider):
         state, which is the worst moment to find out. The marker has a random name so concurrent tests
         never collide, and it is deleted at once.
         """
-        from .aws import aws_call, referenced_credentials
-
         credentials, _ref_config = referenced_credentials(ctx)
         bucket, region = str(config["bucket"]), str(config["region"])
-        s3 = ctx.aws_client("s3", region=region, credentials=credentials)
+        s3 = clients.client("s3", region=region, credentials=credentials, timeout=ctx.timeout)
         try:
             aws_call(s3.head_bucket, Bucket=bucket, secrets=credentials, what="S3 HeadBucket")
         except CheckFailed as exc:

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..checks import CheckContext, CheckResult
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
+from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
 REGION_CHOICES = (("fr-par", "Paris"), ("nl-ams", "Amsterdam"), ("pl-waw", "Warsaw"))
@@ -18,6 +18,9 @@ class ScalewayProvider(Provider):
     """Scaleway organization connection through an IAM API key."""
 
     code = "scaleway"
+    endpoints = {
+        "scaleway": "https://api.scaleway.com",
+    }
     label = "Scaleway"
     category = "cloud"
     description = "Scaleway organizations and projects through an IAM API key."

@@ -21,7 +21,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .base import FieldError
+from .errors import FieldError
 
 # --------------------------------------------------------------------------------------------------
 # AWS

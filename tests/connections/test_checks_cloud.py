@@ -20,9 +20,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from connections.checks import CheckContext, CheckFailed, CheckResult, ReferencedCredentials
 from connections.providers import aws as aws_module
 from connections.providers import get_provider
+from connections.providers.aws import clients as aws_clients
+from connections.providers.aws import identity as aws_identity
+from connections.providers.contract import CheckContext, CheckFailed, CheckResult, ReferencedCredentials
 from core.masking import mask, secret_values
 from tests.connections.provider_examples import gcp_service_account_key_json, valid_examples
 from tests.fakes import google as google_fakes
@@ -83,22 +85,34 @@ def subject_for(connection_name: str) -> str:
 
 
 class RecordingContext(CheckContext):
-    """A CheckContext that records the parameters of every boto3 call its clients make."""
+    """A CheckContext whose test can read the parameters of every boto3 call made during it
+    (`record_boto_calls` hooks every client the AWS provider gets from its client cache)."""
 
     calls: list[tuple[str, dict[str, Any]]]
 
-    def aws_client(self, service: str, *, region: str, credentials: dict[str, str] | None = None) -> Any:
-        client = super().aws_client(service, region=region, credentials=credentials)
+    def params_of(self, operation: str) -> dict[str, Any]:
+        return next(params for name, params in self.calls if name == operation)
+
+
+RECORDED_CALLS: list[tuple[str, dict[str, Any]]] = []
+
+
+@pytest.fixture(autouse=True)
+def record_boto_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = aws_clients.client
+    RECORDED_CALLS.clear()
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        RECORDED_CALLS.append((model.name, dict(params)))
+
+    def recording_client(*args: Any, **kwargs: Any) -> Any:
+        client = real(*args, **kwargs)
         if not getattr(client, "_recorded_by_test", False):
-            client.meta.events.register("provide-client-params.*.*", self._record)
+            client.meta.events.register("provide-client-params.*.*", record)
             client._recorded_by_test = True
         return client
 
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append((model.name, dict(params)))
-
-    def params_of(self, operation: str) -> dict[str, Any]:
-        return next(params for name, params in self.calls if name == operation)
+    monkeypatch.setattr(aws_clients, "client", recording_client)
 
 
 def make_ctx(
@@ -107,7 +121,6 @@ def make_ctx(
     issuer: LocalIssuer | None = None,
     ref: ReferencedCredentials | None = None,
     role_arn: str | None = None,
-    azure_ca_bundle: str | None = None,
 ) -> RecordingContext:
     ctx = RecordingContext(
         org_slug=ORG,
@@ -118,8 +131,7 @@ def make_ctx(
         sign_assertion=issuer.signer_for(connection_name) if issuer else None,
         timeout=5.0,
     )
-    ctx.calls = []
-    ctx.azure_ca_bundle = azure_ca_bundle  # not a CheckContext field yet: the integrator adds it
+    ctx.calls = RECORDED_CALLS
     return ctx
 
 
@@ -256,23 +268,25 @@ def test_trust_policy_requires_the_external_id():
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}
 
 
-def test_platform_account_id_configured_else_from_sts(moto, monkeypatch):
-    monkeypatch.setattr(aws_module, "_platform_account", None)
-    assert aws_module.platform_account_id("111122223333") == "111122223333"
+def test_platform_account_id_configured_else_from_sts(moto, monkeypatch, settings):
+    monkeypatch.setattr(aws_identity, "_from_sts", None)
+    settings.PLATFORM_AWS_ACCOUNT_ID = "111122223333"
+    assert aws_module.platform_account_id() == "111122223333"
 
-    assert aws_module.platform_account_id(None) == MOTO_ACCOUNT_ID
-    assert aws_module._platform_account == MOTO_ACCOUNT_ID  # cached for the process
+    settings.PLATFORM_AWS_ACCOUNT_ID = ""
+    assert aws_module.platform_account_id() == MOTO_ACCOUNT_ID
+    assert aws_identity._from_sts == MOTO_ACCOUNT_ID  # cached for the process
 
 
-def test_aws_assume_role_access_denied_attaches_the_trust_policy(moto):
+def test_aws_assume_role_access_denied_attaches_the_trust_policy(moto, settings):
     """moto enforces trust policies only in its IAM-auth mode, so the AccessDenied comes from a stubbed STS."""
     from botocore.stub import Stubber
 
     config, secrets_ = example("aws", "assume_role")
     role_arn = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/PlatformRunner"
     ctx = make_ctx("aws-prod", role_arn=role_arn)
-    ctx.platform_aws_account_id = lambda: "111122223333"
-    sts = ctx.aws_client("sts", region=config["region"])
+    settings.PLATFORM_AWS_ACCOUNT_ID = "111122223333"
+    sts = aws_clients.client("sts", region=config["region"], timeout=ctx.timeout)
     with Stubber(sts) as stub:
         stub.add_client_error("assume_role", "AccessDenied", "Not authorized to perform sts:AssumeRole", 403)
         failure = failed_check("aws", "assume_role", config, secrets_, ctx)
@@ -356,6 +370,7 @@ def entra(issuer: LocalIssuer, settings, tmp_path) -> Iterator[FakeAzureAD]:
     with FakeAzureAD(jwks_provider=issuer.jwks, accept_token_url_audience=False, tls_dir=tmp_path / "aad") as fake:
         endpoints = getattr(settings, "PROVIDER_ENDPOINTS", None) or {}
         settings.PROVIDER_ENDPOINTS = {**endpoints, "azure_authority": fake.authority}
+        settings.AZURE_CA_BUNDLE = str(fake.ca_file)
         yield fake
 
 
@@ -365,9 +380,7 @@ def test_azure_client_secret_gets_a_management_token(entra):
         tenant_id=config["tenant_id"], client_id=config["client_id"], secret=secrets_["client_secret"]
     )
 
-    result = run_check(
-        "azure", "client_secret", config, secrets_, make_ctx("azure-prod", azure_ca_bundle=str(entra.ca_file))
-    )
+    result = run_check("azure", "client_secret", config, secrets_, make_ctx("azure-prod"))
 
     assert (
         result.message == f"Service principal {config['client_id']} obtained a token in tenant {config['tenant_id']}."
@@ -382,9 +395,7 @@ def test_azure_wrong_client_secret_reports_entra_reason(entra):
         tenant_id=config["tenant_id"], client_id=config["client_id"], secret="the-real-secret~value"
     )
 
-    failure = failed_check(
-        "azure", "client_secret", config, secrets_, make_ctx("azure-prod", azure_ca_bundle=str(entra.ca_file))
-    )
+    failure = failed_check("azure", "client_secret", config, secrets_, make_ctx("azure-prod"))
 
     assert failure.reason.startswith("AADSTS7000215: Invalid client secret provided.")
     assert "Trace ID" not in failure.reason
@@ -396,9 +407,7 @@ def test_azure_federated_presents_a_platform_assertion(entra, issuer):
         tenant_id=config["tenant_id"], client_id=config["client_id"], issuer=issuer.url, subject=subject_for("az-fed")
     )
 
-    result = run_check(
-        "azure", "federated", config, secrets_, make_ctx("az-fed", issuer=issuer, azure_ca_bundle=str(entra.ca_file))
-    )
+    result = run_check("azure", "federated", config, secrets_, make_ctx("az-fed", issuer=issuer))
 
     assert config["client_id"] in result.message
     assert issuer.signed == [(AZURE_AD_TOKEN_EXCHANGE, "org:acme:connection:az-fed")]
@@ -411,9 +420,7 @@ def test_azure_federated_with_another_subject_fails(entra, issuer):
         tenant_id=config["tenant_id"], client_id=config["client_id"], issuer=issuer.url, subject=subject_for("other")
     )
 
-    failure = failed_check(
-        "azure", "federated", config, secrets_, make_ctx("az-fed", issuer=issuer, azure_ca_bundle=str(entra.ca_file))
-    )
+    failure = failed_check("azure", "federated", config, secrets_, make_ctx("az-fed", issuer=issuer))
 
     assert failure.reason.startswith(
         "AADSTS700213: No matching federated identity record found for presented assertion subject "
@@ -424,9 +431,7 @@ def test_azure_federated_with_another_subject_fails(entra, issuer):
 def test_azure_unknown_tenant_is_named(entra):
     config, secrets_ = example("azure", "client_secret")
 
-    failure = failed_check(
-        "azure", "client_secret", config, secrets_, make_ctx("azure-prod", azure_ca_bundle=str(entra.ca_file))
-    )
+    failure = failed_check("azure", "client_secret", config, secrets_, make_ctx("azure-prod"))
 
     assert failure.reason == f"Microsoft Entra ID has no tenant {config['tenant_id']}; check the tenant ID."
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connections.checks import CheckContext, CheckFailed, CheckResult
 from connections.providers import get_provider
+from connections.providers.contract import CheckContext, CheckFailed, CheckResult
 from tests.connections.provider_examples import ca_certificate_pem, valid_examples
 from tests.fakes.http import CertificateAuthority, FakeServer, site_local_addresses
 from tests.fakes.kubernetes import KubernetesFake

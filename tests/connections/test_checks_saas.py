@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from connections.checks import CheckContext, CheckFailed, CheckResult
 from connections.providers import get_provider
+from connections.providers.contract import CheckContext, CheckFailed, CheckResult
 from tests.connections.provider_examples import valid_examples
 from tests.fakes.saas import (
     CivoFake,

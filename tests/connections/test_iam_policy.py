@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connections.iam_policy import (
+from connections.providers.aws.iam_policy import (
     ALLOWED,
     DENIED,
     IMPLICIT_DENY,

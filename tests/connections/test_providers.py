@@ -97,7 +97,7 @@ def test_get_provider_unknown_is_a_readable_key_error() -> None:
 def test_registry_does_not_import_django_models() -> None:
     """Checked statically so the result does not depend on what the `connections` package imports."""
     package = Path(providers_package.__file__).parent
-    for path in package.glob("*.py"):
+    for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -711,3 +711,11 @@ def test_a_validator_quoting_a_secret_is_masked() -> None:
     with pytest.raises(ProviderValidationError) as excinfo:
         Careless().clean("api_token", {"name": "x"}, {"token": "super-secret-value"})
     assert excinfo.value.errors == {"token": ["Invalid value."]}
+
+
+def test_role_statuses_of_the_contract_match_the_model_choices() -> None:
+    """Providers report statuses as plain strings; the model's choices must offer exactly those."""
+    from connections.choices import RoleStatusChoices
+    from connections.providers.contract import RoleStatus
+
+    assert [s.value for s in RoleStatus] == list(RoleStatusChoices.values)

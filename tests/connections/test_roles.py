@@ -24,6 +24,7 @@ from accounts.models import AuditEvent
 from connections import role_validation
 from connections.choices import RoleStatusChoices as Status
 from connections.models import Connection, ConnectionRole, ConnectionUsage
+from connections.providers.aws import clients as aws_clients
 from connections.role_validation import (
     RoleNotUsable,
     RoleValidationUnavailable,
@@ -33,7 +34,7 @@ from connections.role_validation import (
     register_detected_permissions,
     validate_before_use,
 )
-from connections.tasks_roles import validate_role_task
+from connections.tasks import validate_role_task
 from tests.connections.provider_examples import CLIENT_ID, SUBSCRIPTION_ID, TENANT_ID, valid_examples
 from tests.fakes.azure_arm import FakeAzure
 from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
@@ -147,7 +148,7 @@ def test_add_aws_role_is_pending_and_audited(aws_connection, members) -> None:
         ({"session_duration": 899}, "session_duration", "between 900"),
         ({"session_duration": 43201}, "session_duration", "between 900"),
         ({"session_duration": "an hour"}, "session_duration", "whole number"),
-        ({"client_id": CLIENT_ID}, "client_id", "Only Azure roles"),
+        ({"client_id": CLIENT_ID}, "client_id", "Client (application) ID does not apply to Amazon Web Services"),
     ],
 )
 def test_add_aws_role_field_errors(aws_connection, members, kwargs, field, message) -> None:
@@ -170,7 +171,7 @@ def test_roles_only_for_aws_and_azure(org, members, make_connection) -> None:
     github = make_connection(org, "github")
     with pytest.raises(ValidationError) as caught:
         do_add_role(github, actor=members["admin"], role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
-    assert caught.value.messages == ["Connection roles are for AWS and Azure connections."]
+    assert caught.value.messages == ["Connection roles are for Amazon Web Services and Microsoft Azure connections."]
 
 
 def test_add_azure_role_needs_guids(org, members, make_connection) -> None:
@@ -351,9 +352,7 @@ def test_unreachable_aws_is_an_error_and_retryable(aws_connection, members, iam,
     arn = create_iam_role(iam, "tf-net", trust_policy(aws_connection.external_id))
     role = add_aws_role(aws_connection, members, arn)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: connection refused
-    from connections import aws_clients
-
-    aws_clients._local.__dict__.pop("clients", None)
+    aws_clients.clear()
     role = validate(role, members)
     assert role.status == Status.ERROR
     assert role.validation_error.startswith("Validation could not complete:")
@@ -552,7 +551,9 @@ def test_api_non_cloud_connection_is_400(api_as, org, members, make_connection) 
     github = make_connection(org, "github")
     response = api_as("admin").post(roles_url(github), {"role_arn": f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf"})
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == "Connection roles are for AWS and Azure connections."
+    assert response.json()["error"]["message"] == (
+        "Connection roles are for Amazon Web Services and Microsoft Azure connections."
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from connections.providers.aws import clients as aws_clients
+
 __all__ = ["MOTO_ACCOUNT_ID", "moto", "moto_server"]
 
 MOTO_ACCOUNT_ID = "123456789012"
@@ -56,9 +58,7 @@ def moto_server() -> Iterator[str]:
 def _forget_cached_clients() -> None:
     """boto3 clients are cached per thread (connections.aws_clients) with the endpoint fixed at creation:
     drop them so none built before this test's environment (another endpoint) is reused."""
-    from connections import aws_clients
-
-    aws_clients._local.__dict__.pop("clients", None)
+    aws_clients.clear()
 
 
 @pytest.fixture

@@ -6,15 +6,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+from azure.identity import ClientAssertionCredential, ClientSecretCredential
+
 from core.masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 
-from ..checks import CheckFailed, CheckResult
-from . import validators as v
-from .base import AuthMethod, Field, Materialized, Provider
+from .. import validators as v
+from ..base import AuthMethod, Field, Materialized, Provider
+from ..contract import CheckFailed, CheckResult
+from .common import FEDERATED_AUDIENCE, ca_file
+from .roles import AzureRoleSupport
 
 FEDERATED_TOKEN_FILE = "azure-federated-token"
-#: The audience Microsoft Entra ID requires in a federated credential's assertion (its documented default).
-FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 # azure-identity wraps Entra ID's description in one of these; the description alone is the provider's reason.
 _WRAPPERS = (
     re.compile(r"^Authentication failed:\s*(?P<text>.*)$", re.S),
@@ -25,12 +28,9 @@ _NO_AUTHORITY = "Unable to get authority configuration"
 _SUPPORT_TAIL = re.compile(r"\s*(?:Trace ID|Correlation ID|Timestamp):.*$", re.S)
 
 
-def ca_bundle(ctx: Any) -> str | bool:
-    """TLS verification for Entra ID: ``ctx.azure_ca_bundle`` (a private CA file, or a test fake's), else the defaults.
-
-    The context carries the ``AZURE_CA_BUNDLE`` setting because provider modules never read settings.
-    """
-    return getattr(ctx, "azure_ca_bundle", None) or True
+def ca_bundle() -> str | bool:
+    """TLS verification for Entra ID: the `AZURE_CA_BUNDLE` file when set, else the default trust store."""
+    return ca_file() or True
 
 
 def entra_reason(message: str, *payloads: Any) -> str:
@@ -59,6 +59,11 @@ class AzureProvider(Provider):
     """
 
     code = "azure"
+    role_support = AzureRoleSupport()
+    endpoints = {
+        "azure_authority": "https://login.microsoftonline.com",
+        "azure_management": "https://management.azure.com",
+    }
     label = "Microsoft Azure"
     category = "cloud"
     description = "Azure subscriptions through a service principal, with a client secret or federated credentials."
@@ -91,19 +96,11 @@ class AzureProvider(Provider):
         Instance discovery is disabled because the authority is the platform's configured one (sovereign
         clouds, tests), never a host discovered from Microsoft's metadata.
         """
-        from azure.core.exceptions import (
-            AzureError,
-            ClientAuthenticationError,
-            ServiceRequestError,
-            ServiceResponseError,
-        )
-        from azure.identity import ClientAssertionCredential, ClientSecretCredential
-
         tenant_id, client_id = str(config["tenant_id"]), str(config["client_id"])
         options: dict[str, Any] = {
             "authority": ctx.endpoint("azure_authority"),
             "disable_instance_discovery": True,
-            "connection_verify": ca_bundle(ctx),
+            "connection_verify": ca_bundle(),
             "connection_timeout": ctx.timeout,
             "read_timeout": ctx.timeout,
             "retry_total": 1,

@@ -9,6 +9,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 MAX_CLIENTS_PER_THREAD = 128
 _local = threading.local()
 
@@ -16,8 +19,6 @@ _local = threading.local()
 def _session() -> Any:
     session = getattr(_local, "session", None)
     if session is None:
-        import boto3
-
         session = _local.session = boto3.session.Session()
     return session
 
@@ -26,8 +27,6 @@ def client(service: str, *, region: str, credentials: dict[str, str] | None = No
     """A cached boto3 client. `credentials` holds aws_access_key_id / aws_secret_access_key /
     aws_session_token; None means the platform's own identity (the default credential chain).
     boto3 honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so no test-only branch."""
-    from botocore.config import Config
-
     creds = credentials or {}
     # The endpoint is fixed when a client is built: include it so a changed AWS_ENDPOINT_URL gets a new one.
     key = (
@@ -46,3 +45,15 @@ def client(service: str, *, region: str, credentials: dict[str, str] | None = No
     if len(cache) > MAX_CLIENTS_PER_THREAD:
         cache.popitem(last=False)
     return made
+
+
+def session_client(service: str, *, region: str, credentials: dict[str, str], timeout: float = 10.0) -> Any:
+    """A boto3 client for short-lived session credentials, not cached: every role validation or run has
+    new ones, and caching them would grow the per-thread cache forever."""
+    config = Config(connect_timeout=min(timeout, 5), read_timeout=timeout, retries={"max_attempts": 2})
+    return boto3.session.Session(**credentials).client(service, region_name=region, config=config)
+
+
+def clear() -> None:
+    """Forget this thread's clients (their endpoint is fixed when built: tests that move AWS_ENDPOINT_URL call it)."""
+    _local.__dict__.pop("clients", None)

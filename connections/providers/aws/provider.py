@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from core.masking import scrub
 
-from ..checks import CheckFailed, CheckResult
-from . import validators as v
-from .base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
+from .. import validators as v
+from ..base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
+from ..contract import CheckFailed, CheckResult, SetupUnavailable
+from . import clients
+from .identity import platform_account_id, trust_policy
+from .roles import AwsRoleSupport
 
 _SECRET_ACCESS_KEY = "secret_access_key"
 
@@ -22,56 +25,11 @@ WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
 #: A test only needs the credentials for seconds; 900 s is the shortest session STS grants.
 CHECK_SESSION_SECONDS = 900
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
+UNKNOWN_ACCOUNT = (
+    "The platform's own AWS account ID is not known (set PLATFORM_AWS_ACCOUNT_ID), "
+    "so the trust policy cannot be shown yet."
+)
 NO_ROLE_REASON = "Add a connection role (an IAM role ARN) before testing an assume-role connection."
-
-
-# --------------------------------------------------------------------------------------------------
-# Platform identity and trust policy
-# --------------------------------------------------------------------------------------------------
-
-
-def trust_policy(platform_account_id: str, external_id: str, *, partition: str = "aws") -> dict[str, Any]:
-    """The trust policy a customer pastes on their role so the platform (and only with this ExternalId) can assume it.
-
-    The principal is the platform's account root, so the platform can rotate its own runner roles
-    without customers editing their policies; the ExternalId condition is what stops another tenant of
-    the platform from pointing their connection at this role (the confused-deputy problem).
-    """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{platform_account_id}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            }
-        ],
-    }
-
-
-_platform_account_lock = threading.Lock()
-_platform_account: str | None = None
-
-
-def platform_account_id(configured: str | None = None) -> str:
-    """The AWS account the platform itself runs as: `configured`, else asked of STS (default credential chain).
-
-    Callers pass the ``PLATFORM_AWS_ACCOUNT_ID`` setting as `configured` (provider modules never import
-    Django). The STS answer is cached for the life of the process (the platform's own identity does not
-    move), so rendering a trust policy on every page does not cost a round trip. Raises the botocore
-    error when neither is available: without it no trust policy can be shown.
-    """
-    global _platform_account
-    if configured:
-        return str(configured)
-    with _platform_account_lock:
-        if _platform_account is None:
-            from ..aws_clients import client
-
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-            _platform_account = str(client("sts", region=region).get_caller_identity()["Account"])
-        return _platform_account
 
 
 # --------------------------------------------------------------------------------------------------
@@ -85,8 +43,6 @@ def aws_call(call: Callable[..., Any], *args: Any, secrets: Any = None, what: st
     `what` names the step for transport failures ("STS", "S3") since botocore's connection errors do
     not say which service was being reached.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         return call(*args, **kwargs)
     except ClientError as exc:
@@ -147,7 +103,7 @@ def assume_role(
     _require_account("The role belongs", role_account, account_id)
     if not external_id:
         raise CheckFailed("This connection has no External ID; recreate it so the platform generates one.")
-    sts = ctx.aws_client("sts", region=region)  # the platform's identity (default credential chain)
+    sts = clients.client("sts", region=region, timeout=ctx.timeout)  # the platform's identity (default chain)
     try:
         response = aws_call(
             sts.assume_role,
@@ -167,13 +123,11 @@ def assume_role(
 def _trust_policy_hint(exc: CheckFailed, role_arn: str, external_id: str, ctx: Any) -> CheckFailed:
     """AccessDenied on AssumeRole almost always means the trust policy: say so, and attach the policy to paste.
 
-    The platform account comes from ``ctx.platform_aws_account_id`` (settings or STS, resolved by the
-    caller); when it cannot be resolved the hint still stands, just without the ready-made policy.
+    When the platform's own account cannot be resolved the hint still stands, just without the ready-made policy.
     """
     details = dict(exc.details)
-    resolve = getattr(ctx, "platform_aws_account_id", None)
     try:
-        platform = resolve() if resolve else None
+        platform = platform_account_id()
     except Exception:  # a hint must never hide the real failure
         platform = None
     if platform:
@@ -190,7 +144,7 @@ def assume_role_with_web_identity(role_arn: str, *, region: str, ctx: Any) -> tu
     if ctx.sign_assertion is None:
         raise CheckFailed("The platform's OIDC issuer is not configured, so no web identity token can be signed.")
     token = ctx.sign_assertion(WEB_IDENTITY_AUDIENCE)
-    sts = ctx.aws_client("sts", region=region)
+    sts = clients.client("sts", region=region, timeout=ctx.timeout)
     response = aws_call(
         sts.assume_role_with_web_identity,
         RoleArn=role_arn,
@@ -219,7 +173,7 @@ def session_credentials(
         }
         if secrets.get("session_token"):
             credentials["aws_session_token"] = str(secrets["session_token"])
-        sts = ctx.aws_client("sts", region=region, credentials=credentials)
+        sts = clients.client("sts", region=region, credentials=credentials, timeout=ctx.timeout)
         identity = aws_call(sts.get_caller_identity, secrets=credentials, what="STS GetCallerIdentity")
         _require_account("The credentials belong", str(identity["Account"]), account_id)
         return credentials, str(identity["Arn"])
@@ -261,6 +215,7 @@ class AwsProvider(Provider):
     """
 
     code = "aws"
+    role_support = AwsRoleSupport()
     label = "Amazon Web Services"
     category = "cloud"
     description = "AWS accounts through access keys, a cross-account IAM role, or OIDC web identity."
@@ -302,6 +257,14 @@ class AwsProvider(Provider):
         """Assume role without an ExternalId is open to the confused-deputy problem; the platform generates one."""
         super().external_id_required(auth_method)
         return auth_method == "assume_role"
+
+    def trust_setup(self, external_id: str) -> dict[str, Any]:
+        """The trust policy for the customer's role: the platform's account, with this External ID."""
+        try:
+            account = platform_account_id()
+        except Exception as exc:  # no platform identity configured or reachable: say so, keep the page
+            raise SetupUnavailable(UNKNOWN_ACCOUNT) from exc
+        return {"platform_account_id": account, "policy": trust_policy(account, external_id)}
 
     def clean_extra(
         self, auth_method: str, config: dict[str, Any], secrets: dict[str, Any], *, partial: bool = False
