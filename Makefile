@@ -29,6 +29,7 @@ test: install browser
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 ## Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium).
 browser:

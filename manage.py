@@ -7,6 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # late import: Django's own manage.py does it here, after choosing the settings module
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.actors import acting_user
 from accounts.audit import record_event
 from accounts.choices import PLAN_ORDER, AuditAction, PlanChoices
 from accounts.models import Environment, Organization
@@ -132,9 +133,7 @@ def _authorize(connection: Connection, env: Environment, actor: Any) -> Connecti
 
 
 def _user(actor: Any) -> Any:
-    from accounts.policy import split_actor
-
-    return split_actor(actor)[0]
+    return acting_user(actor)
 
 
 @transaction.atomic

@@ -267,7 +267,7 @@ class KmsKey(KeyEncryptionKey):
             response = self.client.encrypt(KeyId=self.key_id, Plaintext=data_key, EncryptionContext=context)
         except Exception as exc:  # botocore raises many unrelated types; all mean "could not wrap".
             raise EncryptionError(
-                f"AWS KMS key '{self.kid}' could not wrap the data key ({_aws_error(exc)})."
+                f"AWS KMS key '{self.kid}' could not wrap the data key ({_kms_error(exc)})."
             ) from None
         return response["CiphertextBlob"]
 
@@ -275,11 +275,11 @@ class KmsKey(KeyEncryptionKey):
         try:
             response = self.client.decrypt(CiphertextBlob=wrapped, KeyId=self.key_id, EncryptionContext=context)
         except Exception as exc:
-            code = _aws_error_code(exc)
+            code = _kms_error_code(exc)
             if code == "InvalidCiphertextException":
                 raise TamperedError(f"AWS KMS key '{self.kid}' rejected the wrapped data key.") from None
             raise DecryptionError(
-                f"AWS KMS key '{self.kid}' could not unwrap the data key ({_aws_error(exc)})."
+                f"AWS KMS key '{self.kid}' could not unwrap the data key ({_kms_error(exc)})."
             ) from None
         return response["Plaintext"]
 
@@ -290,19 +290,19 @@ class KmsKey(KeyEncryptionKey):
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_FINGERPRINT_INFO).derive(material)
 
 
-def _aws_error_code(exc: Exception) -> str:
+def _kms_error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
     return type(exc).__name__
 
 
-def _aws_error(exc: Exception) -> str:
+def _kms_error(exc: Exception) -> str:
     """Error code plus AWS's message; KMS messages describe keys and permissions, never the plaintext."""
     response = getattr(exc, "response", None)
     message = str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else str(exc)
     message = " ".join(message.split())[:300]
-    code = _aws_error_code(exc)
+    code = _kms_error_code(exc)
     return f"{code}: {message}" if message else code
 
 

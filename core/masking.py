@@ -42,8 +42,8 @@ KNOWN_FORMATS = [
     re.compile(r"\b(?:dop_v1_[a-f0-9]{64}|xox[abprs]-[A-Za-z0-9-]{10,})\b"),
 ]
 # An AWS secret access key: 40 base64 characters near an access key id (AKIA long-term, ASIA session).
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_SECRET_ACCESS_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
 # key=value / "key": "value" assignments whose key says secret.
 _ASSIGNMENT = re.compile(
     r"""(?P<key>(?:secret|password|passwd|token|api[_-]?key|private[_-]?key|client[_-]?secret)[A-Za-z_]*)"""
@@ -101,10 +101,10 @@ def secret_values(data: object) -> list[str]:
     return out
 
 
-def _mask_aws(text: str) -> str:
-    if not _AWS_KEY_ID.search(text):
+def _mask_access_key_pairs(text: str) -> str:
+    if not _ACCESS_KEY_ID.search(text):
         return text
-    return _AWS_SECRET.sub(lambda m: MASK if not _AWS_KEY_ID.fullmatch(m.group(0)) else m.group(0), text)
+    return _SECRET_ACCESS_KEY.sub(lambda m: MASK if not _ACCESS_KEY_ID.fullmatch(m.group(0)) else m.group(0), text)
 
 
 def mask(text: str) -> str:
@@ -116,7 +116,7 @@ def mask(text: str) -> str:
         text = pattern.sub(MASK, text)
     for known in KNOWN_FORMATS:
         text = known.sub(MASK, text)
-    text = _mask_aws(text)
+    text = _mask_access_key_pairs(text)
     return _ASSIGNMENT.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
 
 
