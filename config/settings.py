@@ -245,7 +245,13 @@ PLATFORM_AWS_ACCOUNT_ID = env.str("PLATFORM_AWS_ACCOUNT_ID", default="")
 # Company CA certificates (PEM text or a file path) trusted for self-hosted GitLab/GHE/Proxmox/vCenter.
 EXTRA_CA_DATA = env.str("EXTRA_CA_DATA", default="")
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
+# --- The platform as an OIDC issuer (identity app) ---
 OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="http://127.0.0.1:8000")
+# How long a rotated-out signing key stays in the JWKS (seconds); must outlive assertions and JWKS caches.
+OIDC_KEY_OVERLAP = timedelta(seconds=env.int("OIDC_KEY_OVERLAP", default=24 * 3600))
+OIDC_KEY_SIZE = env.int("OIDC_KEY_SIZE", default=3072)  # RSA bits for new signing keys: 2048, 3072 or 4096
+OIDC_DOCUMENT_MAX_AGE = env.int("OIDC_DOCUMENT_MAX_AGE", default=300)  # cache seconds for discovery and JWKS
+OIDC_MAX_ASSERTION_LIFETIME = env.int("OIDC_MAX_ASSERTION_LIFETIME", default=3600)  # upper bound, seconds
 
 # --- REST API ---
 REST_FRAMEWORK = {

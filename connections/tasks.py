@@ -68,7 +68,7 @@ def health_sweep(chunk_size: int | None = None) -> int:
     Reads ids with keyset pagination (constant memory at any number of connections) and never waits
     on the chunks: with N workers, N chunks run at the same time.
     """
-    size = chunk_size or int(getattr(settings, "HEALTH_CHECK_CHUNK_SIZE", 50))
+    size = chunk_size or int(settings.HEALTH_CHECK_CHUNK_SIZE)
     active = Connection.objects.exclude(status=ConnectionStatusChoices.INACTIVE).order_by("pk")
     last_pk, chunks = None, 0
     while True:

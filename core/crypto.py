@@ -378,7 +378,7 @@ class KeyRing:
         """
         from django.conf import settings  # late import: the module must load without Django (tested)
 
-        value = getattr(settings, "CONNECTIONS_KEYS", None)
+        value = getattr(settings, "CONNECTIONS_KEYS", None)  # not a default: None raises KeyRingError
         if value is None:
             raise KeyRingError("CONNECTIONS_KEYS is not set in the Django settings.")
         return _parse_cached(value)

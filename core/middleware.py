@@ -18,7 +18,7 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 def client_ip(request: HttpRequest) -> str | None:
     """REMOTE_ADDR, or the address a trusted reverse proxy appended to X-Forwarded-For."""
     addr = request.META.get("REMOTE_ADDR")
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]

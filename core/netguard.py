@@ -356,7 +356,7 @@ def _settings_networks() -> tuple[IPNetwork, ...]:
     """NETGUARD_ALLOWED_NETWORKS, read on every call so settings overrides (and tests) take effect."""
     if not settings.configured:
         return ()
-    return _parse_networks(getattr(settings, "NETGUARD_ALLOWED_NETWORKS", ()), "NETGUARD_ALLOWED_NETWORKS")
+    return _parse_networks(settings.NETGUARD_ALLOWED_NETWORKS, "NETGUARD_ALLOWED_NETWORKS")
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

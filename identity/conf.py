@@ -1,7 +1,7 @@
 """Settings of the OIDC issuer, read lazily so ``override_settings`` in tests takes effect.
 
-The project settings file is owned elsewhere; every value here has a working default and can be
-overridden there (or in the environment, by whoever owns the settings file).
+Every value is declared, with its default, in config/settings.py (environment variables of the same
+name); this module only validates and converts them.
 """
 
 from __future__ import annotations
@@ -11,17 +11,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-DEFAULT_ISSUER_URL = "http://127.0.0.1:8000"
-DEFAULT_KEY_OVERLAP = timedelta(hours=24)
-DEFAULT_KEY_SIZE = 3072
 ALLOWED_KEY_SIZES = (2048, 3072, 4096)
-DEFAULT_DOCUMENT_MAX_AGE = 300
-DEFAULT_MAX_ASSERTION_LIFETIME = 3600
 
 
 def issuer_url() -> str:
     """``OIDC_ISSUER_URL`` without a trailing slash: ``iss`` must equal the configured issuer byte for byte."""
-    value = getattr(settings, "OIDC_ISSUER_URL", DEFAULT_ISSUER_URL)
+    value = settings.OIDC_ISSUER_URL
     if not isinstance(value, str) or not value.strip():
         raise ImproperlyConfigured("OIDC_ISSUER_URL must be a non-empty URL.")
     return value.strip().rstrip("/")
@@ -37,7 +32,7 @@ def key_overlap() -> timedelta:
 
     It must outlive both the longest assertion and the time relying parties cache our JWKS.
     """
-    value = getattr(settings, "OIDC_KEY_OVERLAP", DEFAULT_KEY_OVERLAP)
+    value = settings.OIDC_KEY_OVERLAP
     overlap = value if isinstance(value, timedelta) else timedelta(seconds=float(value))
     if overlap < timedelta(0):
         raise ImproperlyConfigured("OIDC_KEY_OVERLAP must not be negative.")
@@ -46,7 +41,7 @@ def key_overlap() -> timedelta:
 
 def key_size() -> int:
     """RSA modulus size for new signing keys (``OIDC_KEY_SIZE``); tests lower it to 2048 for speed."""
-    value = int(getattr(settings, "OIDC_KEY_SIZE", DEFAULT_KEY_SIZE))
+    value = int(settings.OIDC_KEY_SIZE)
     if value not in ALLOWED_KEY_SIZES:
         raise ImproperlyConfigured(f"OIDC_KEY_SIZE must be one of {ALLOWED_KEY_SIZES}.")
     return value
@@ -54,9 +49,9 @@ def key_size() -> int:
 
 def document_max_age() -> int:
     """Seconds the discovery document and JWKS may be cached (``OIDC_DOCUMENT_MAX_AGE``, default 5 minutes)."""
-    return int(getattr(settings, "OIDC_DOCUMENT_MAX_AGE", DEFAULT_DOCUMENT_MAX_AGE))
+    return int(settings.OIDC_DOCUMENT_MAX_AGE)
 
 
 def max_assertion_lifetime() -> int:
     """Upper bound for ``sign_assertion(lifetime=...)``: a leaked assertion must expire quickly."""
-    return int(getattr(settings, "OIDC_MAX_ASSERTION_LIFETIME", DEFAULT_MAX_ASSERTION_LIFETIME))
+    return int(settings.OIDC_MAX_ASSERTION_LIFETIME)

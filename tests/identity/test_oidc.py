@@ -4,6 +4,7 @@ end-to-end exchange with azure-identity against a fake Entra ID."""
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -96,8 +97,11 @@ def test_jwks_shape(client: Client) -> None:
     assert not keys.PRIVATE_JWK_MEMBERS & key.keys()
 
 
-def test_issuer_url_default_has_no_trailing_slash(settings) -> None:
-    del settings.OIDC_ISSUER_URL
+def test_issuer_url_default_has_no_trailing_slash(settings, monkeypatch) -> None:
+    monkeypatch.delenv("OIDC_ISSUER_URL", raising=False)
+    declared = importlib.reload(importlib.import_module("config.settings")).OIDC_ISSUER_URL
+    assert declared == "http://127.0.0.1:8000"
+    settings.OIDC_ISSUER_URL = declared + "/"
     assert conf.issuer_url() == "http://127.0.0.1:8000"
 
 
