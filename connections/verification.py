@@ -31,6 +31,7 @@ from identity.keys import sign_assertion, subject_for
 
 from .choices import ConnectionStatusChoices, HealthStatusChoices
 from .models import Connection
+from .networks import reachable_private_networks
 from .providers.contract import CheckContext, CheckFailed, ReferencedCredentials
 from .runtime import use_credentials
 
@@ -52,9 +53,6 @@ def _signer(org_slug: str, connection_name: str) -> Any:
     return lambda audience: sign_assertion(audience=audience, subject=subject)
 
 
-def _allowed_networks(connection: Connection) -> tuple[str, ...]:
-    subnet = connection.config.get("subnet")
-    return (subnet,) if subnet else ()
 
 
 def build_context(connection: Connection, ref: ReferencedCredentials | None = None) -> CheckContext:
@@ -65,7 +63,7 @@ def build_context(connection: Connection, ref: ReferencedCredentials | None = No
         external_id=connection.external_id,
         role_arn=first_role.role_arn if first_role else None,
         ref=ref,
-        allowed_networks=_allowed_networks(connection),
+        allowed_networks=reachable_private_networks(connection),
         timeout=float(settings.CONNECTION_CHECK_TIMEOUT),
         sign_assertion=_signer(connection.org.slug, connection.name),
         extra_ca_data=_extra_ca_data(),

@@ -13,7 +13,12 @@ destination is acceptable, and the one way to reach it:
   swap the address between check and connect), keeps SNI, certificate and ``Host`` on the original
   name, never reads proxies from the environment, bounds time and size, and re-checks every redirect.
 
-Exceptions: ``allowed_networks`` (an on-prem connection's declared subnet) and the operator setting
+Documentation ranges, ``0.0.0.0/8`` and every address of this host's own interfaces are refused too.
+When a call to a private address fails, the message is the same whatever the reason (refused,
+timed out, not TLS), so connection tests cannot be used to scan a private network for open ports.
+
+Exceptions: ``allowed_networks`` (networks a connection may reach, e.g. an on-prem subnet behind an
+active VPN) and the operator setting
 ``NETGUARD_ALLOWED_NETWORKS`` make otherwise refused addresses acceptable. Cloud metadata addresses
 are refused whatever either list says, and a connection's own ``allowed_networks`` (user-controlled)
 can only open site networks (private, CGNAT, ULA, benchmarking), never loopback, link-local,
@@ -41,6 +46,7 @@ from urllib.parse import quote, unquote, urljoin
 
 import certifi
 import idna
+import psutil
 from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -100,9 +106,12 @@ REFUSED_IPV4 = _nets(
     ("169.254.0.0/16", "a link-local address", False),
     ("172.16.0.0/12", "a private address", True),
     ("192.0.0.0/24", "an IETF protocol assignment address", False),
+    ("192.0.2.0/24", "a documentation (TEST-NET-1) address", False),
     ("192.88.99.0/24", "a 6to4 relay anycast address", False),
     ("192.168.0.0/16", "a private address", True),
     ("198.18.0.0/15", "a benchmarking address", True),
+    ("198.51.100.0/24", "a documentation (TEST-NET-2) address", False),
+    ("203.0.113.0/24", "a documentation (TEST-NET-3) address", False),
     ("224.0.0.0/4", "a multicast address", False),
     ("255.255.255.255/32", "the broadcast address", False),
     ("240.0.0.0/4", "a reserved address", False),
@@ -114,6 +123,8 @@ REFUSED_IPV6 = _nets(
     ("100::/64", "a discard-only address", False),
     ("2001::/32", "a Teredo tunnelling address", False),
     ("2001:2::/48", "a benchmarking address", True),
+    ("2001:db8::/32", "a documentation address", False),
+    ("3fff::/20", "a documentation address", False),
     ("fc00::/7", "a private (unique local) address", True),
     ("fe80::/10", "a link-local address", False),
     ("fec0::/10", "a site-local address", True),
@@ -164,6 +175,8 @@ class Target:
     port: int
     ip: str  # the pinned, checked address; the only one ever connected to
     path: str  # path and query, starting with "/"
+    # Opened by a connection's own allowed networks (not the operator's): failures say nothing specific.
+    discreet: bool = False
 
     @property
     def host_header(self) -> str:
@@ -395,6 +408,8 @@ def _refusal(ip: IPAddress, call_networks: tuple[IPNetwork, ...], global_network
         return f"{ip}, a cloud metadata address"
     classified = _classify(ip)
     if classified is None:
+        if ip in _host_addresses() and not any(ip in network for network in global_networks):
+            return f"{ip}, an address of this host"
         return None
     description, unlockable = classified
     if any(ip in network for network in global_networks):
@@ -407,6 +422,29 @@ def _refusal(ip: IPAddress, call_networks: tuple[IPNetwork, ...], global_network
     if call_networks and unlockable:
         return f"{ip}, {description} outside the connection's allowed networks"
     return f"{ip}, {description}"
+
+
+_HOST_ADDRESSES_TTL = 30.0
+_host_cache: tuple[float, frozenset[IPAddress]] = (0.0, frozenset())
+_host_lock = threading.Lock()
+
+
+def _host_addresses() -> frozenset[IPAddress]:
+    """Every address on this host's interfaces (getifaddrs, secondary addresses included), refreshed
+    every 30 seconds: a public or documentation address the server itself listens on is not a
+    destination any connection may reach, whatever its range says."""
+    global _host_cache
+    now = time.monotonic()
+    with _host_lock:
+        if now - _host_cache[0] > _HOST_ADDRESSES_TTL:
+            found: set[IPAddress] = set()
+            for addresses in psutil.net_if_addrs().values():
+                for entry in addresses:
+                    if entry.family in (socket.AF_INET, socket.AF_INET6):
+                        with contextlib.suppress(ValueError):
+                            found.add(ipaddress.ip_address(entry.address.split("%", 1)[0]))
+            _host_cache = (now, frozenset(found))
+        return _host_cache[1]
 
 
 def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -522,7 +560,9 @@ def check_url(url: str, *, allowed_networks: Iterable[str] = ()) -> Target:
         why = _refusal(address, call_networks, global_networks)
         if why:
             raise BlockedDestination(given_host, f"{verb} {why}")
-    return Target(scheme=scheme, host=host, port=port, ip=str(addresses[0]), path=path)
+    pinned = addresses[0]
+    discreet = not pinned.is_global and not any(pinned in network for network in global_networks)
+    return Target(scheme=scheme, host=host, port=port, ip=str(pinned), path=path, discreet=discreet)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -715,6 +755,10 @@ def _exchange(
         except GuardError:
             raise
         except (OSError, Urllib3Error, HTTPException, CertificateError) as exc:
+            if target.discreet:
+                # At a private address, "refused" vs "timed out" vs "TLS failed" would tell an open port
+                # from a closed one: a member could map the internal network with connection tests.
+                raise GuardError(f"could not get an HTTP response from {where}") from exc
             limit = min(connect_timeout, remaining) if connecting else timeout
             raise GuardError(_describe_failure(exc, where, limit, watchdog.fired, connecting)) from exc
     finally:

@@ -110,7 +110,6 @@ class CheckClient:
         secrets: Mapping[str, Any],
         headers: Mapping[str, str] | None = None,
         ca_data: str | None = None,
-        allowed_networks: tuple[str, ...] = (),
         client_cert: tuple[str, str] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -118,7 +117,6 @@ class CheckClient:
         self.secrets = secrets
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         self.ca_data = ca_data if ca_data is not None else trusted_ca_data(ctx)
-        self.allowed_networks = allowed_networks
         self.client_cert = client_cert
         self.deadline = time.monotonic() + ctx.timeout
 
@@ -142,7 +140,6 @@ class CheckClient:
                 body=body,
                 ca_data=self.ca_data,
                 client_cert=self.client_cert,
-                allowed_networks=self.allowed_networks,
                 # Rounded so the guard's "did not answer within N seconds" reads as the configured timeout.
                 timeout=max(round(remaining, 2), 0.01),
             )

@@ -77,8 +77,8 @@ class ProxmoxProvider(OnPremProvider):
     ) -> CheckResult:
         """``GET /api2/json/version`` with ``Authorization: PVEAPIToken=<token id>=<secret>``, over the VPN.
 
-        The endpoint is a private address, which the SSRF guard refuses unless it lies in the
-        connection's own declared subnet: that subnet is passed as the only extra allowed network.
+        The endpoint is a private address, which the SSRF guard refuses unless the platform opened it
+        (``ctx.allowed_networks``: the subnet of the connection's active VPN); typing a subnet opens nothing.
         pveproxy explains a refusal only in the status line, so a 401 is described here.
         """
         token_id = config["token_id"]
@@ -87,7 +87,6 @@ class ProxmoxProvider(OnPremProvider):
             "Proxmox VE",
             secrets=secrets,
             headers={"Authorization": f"PVEAPIToken={token_id}={secrets['token']}"},
-            allowed_networks=(config["subnet"],) if config.get("subnet") else (),
         )
         endpoint = str(config["api_endpoint"]).rstrip("/")
         response = client.call("GET", f"{endpoint}/api2/json/version")

@@ -69,8 +69,8 @@ class VCenterProvider(OnPremProvider):
 
         Creating a session is the documented way to prove a user name and password; the session id is
         itself a credential, so it is deleted right away (vCenter limits concurrent sessions) and never
-        returned. Like Proxmox, the host is reached over the VPN: the connection's subnet is the only
-        extra network the SSRF guard may open.
+        returned. Like Proxmox, the host is reached over the VPN: only networks the platform opened
+        (``ctx.allowed_networks``) are reachable, never the subnet a member typed.
         """
         host, port = str(config["host"]), int(config.get("port") or 443)
         base = f"https://{f'[{host}]' if ':' in host else host}:{port}"
@@ -79,7 +79,6 @@ class VCenterProvider(OnPremProvider):
             ctx,
             "vCenter",
             secrets={**secrets, "basic": basic},
-            allowed_networks=(config["subnet"],) if config.get("subnet") else (),
         )
         response = client.call("POST", f"{base}/api/session", headers={"Authorization": f"Basic {basic}"})
         body = json_or_empty(response)

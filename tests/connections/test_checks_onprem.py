@@ -2,13 +2,10 @@
 
 These endpoints are typed in by users, so besides success and the provider's own failure reasons the
 tests prove the two safety rules around them: TLS is verified against the right CA (a wrong cluster
-CA fails before any credential is sent), and an on-prem check may reach private addresses only in
-the connection's own declared subnet.
-
-About that subnet rule: the SSRF guard lets a connection's own networks open *site* networks
-(RFC 1918, CGNAT, ULA) but never loopback, so a fake on 127.0.0.1 cannot prove it (a subnet of
-127.0.0.0/8 is refused, which is tested too). The positive proof runs a fake on one of this host's
-own site-local addresses when it has one, with no operator allow-list at all.
+CA fails before any credential is sent), and an on-prem check opens no private network of its own:
+the subnet a member typed is not passed to the SSRF guard (only `ctx.allowed_networks`, which the
+platform sets from an active VPN, is). The end-to-end proof with a real private peer in a network
+namespace is in tests/connections/test_networks.py.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import base64
 import copy
 import glob
-import ipaddress
 import json
 import os
 import tempfile
@@ -29,7 +25,7 @@ import yaml
 from connections.providers import get_provider
 from connections.providers.contract import CheckContext, CheckFailed, CheckResult
 from tests.connections.provider_examples import ca_certificate_pem, valid_examples
-from tests.fakes.http import CertificateAuthority, FakeServer, site_local_addresses
+from tests.fakes.http import CertificateAuthority, FakeServer
 from tests.fakes.kubernetes import KubernetesFake
 from tests.fakes.onprem import ProxmoxFake, VCenterFake
 
@@ -328,7 +324,8 @@ def test_on_prem_tls_is_verified(provider, loopback):
 
 
 @pytest.mark.parametrize("provider", ["proxmox", "vcenter"])
-def test_on_prem_checks_pass_their_own_subnet_to_the_guard(provider, loopback):
+def test_on_prem_checks_open_no_network_of_their_own(provider, loopback):
+    """The typed subnet is not handed to the guard: only what the platform put in ctx.allowed_networks counts."""
     fake, config, secrets = SETUPS[provider]()
     with fake:
         ctx = context(provider, fake.ca_pem, cls=RecordingContext)
@@ -336,7 +333,7 @@ def test_on_prem_checks_pass_their_own_subnet_to_the_guard(provider, loopback):
         get_provider(provider).check(METHODS[provider], point_at(provider, config, fake), secrets, ctx)
 
         assert ctx.calls
-        assert all(call["allowed_networks"] == (config["subnet"],) for call in ctx.calls)
+        assert all(not call.get("allowed_networks") for call in ctx.calls)
 
 
 @pytest.mark.parametrize("provider", ["proxmox", "vcenter"])
@@ -352,41 +349,3 @@ def test_a_connection_subnet_cannot_open_loopback(provider, subnet):
         assert "Refused to connect to '127.0.0.1': it is 127.0.0.1, a loopback address" in reason
         assert fake.requests == []
         assert fake.tls_failures == []  # not even a TCP connection reached it
-
-
-def site_address() -> str:
-    addresses = site_local_addresses()
-    if not addresses:
-        pytest.skip("this host has no RFC 1918/CGNAT/ULA address for a fake to listen on")
-    return addresses[0]
-
-
-def subnet_of(address: str) -> str:
-    prefix = 64 if ":" in address else 24
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
-@pytest.mark.parametrize("provider", ["proxmox", "vcenter"])
-def test_the_connections_own_subnet_opens_its_site_network(provider):
-    address = site_address()
-    fake, config, secrets = SETUPS[provider](host=address)
-    with fake:
-        config = {**point_at(provider, config, fake), "subnet": subnet_of(address)}
-
-        check(provider, METHODS[provider], config, secrets, trust=fake.ca_pem)
-
-        assert fake.requests  # reached with no operator allow-list: the subnet alone let it through
-
-
-@pytest.mark.parametrize("provider", ["proxmox", "vcenter"])
-def test_a_different_subnet_is_refused_and_the_fake_receives_nothing(provider):
-    address = site_address()
-    fake, config, secrets = SETUPS[provider](host=address)
-    with fake:
-        other = "fd99::/64" if ":" in address else "10.250.0.0/24"
-        config = {**point_at(provider, config, fake), "subnet": other}
-
-        reason = fail(provider, METHODS[provider], config, secrets, trust=fake.ca_pem)
-
-        assert "outside the connection's allowed networks" in reason
-        assert fake.requests == []

@@ -719,13 +719,13 @@ def test_dns_rebinding_cannot_switch_the_address(fake_dns, listener, connect_spy
     even though the allow-list would accept loopback, because there is no second lookup. Loopback
     connects really happen (so the listener would see one); the public one fails like a dead network."""
     connect_spy.passthrough = lambda address: ipaddress.ip_address(address[0]).is_loopback
-    fake_dns.add("rebind.attacker.test", ["203.0.113.10"], ["127.0.0.1"])
+    fake_dns.add("rebind.attacker.test", ["93.184.216.34"], ["127.0.0.1"])
     started = time.monotonic()
     with pytest.raises(GuardError):
         guarded_request("GET", f"http://rebind.attacker.test:{listener.port}/", timeout=1, connect_timeout=0.3)
     assert time.monotonic() - started < 2
     assert fake_dns.calls == ["rebind.attacker.test"]
-    assert connect_spy.attempts == [("203.0.113.10", listener.port)]
+    assert connect_spy.attempts == [("93.184.216.34", listener.port)]
     assert listener.accepted == []
 
 
@@ -863,9 +863,52 @@ def test_invalid_networks_are_a_value_error(settings):
         check_url("http://10.0.0.1/")
 
 
-def test_public_and_documentation_addresses_are_acceptable(no_allowlist):
-    for url in ("https://93.184.216.34/", "https://[2606:4700::1111]/", "http://203.0.113.10/", "http://8.8.8.8:53/"):
+def test_public_addresses_are_acceptable(no_allowlist):
+    for url in ("https://93.184.216.34/", "https://[2606:4700::1111]/", "http://8.8.8.8:53/"):
         assert check_url(url).scheme in ("http", "https")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.10",
+        "[2001:db8::1]",
+        "[3fff::5]",
+        "[::ffff:203.0.113.10]",
+        "0.0.0.0",
+        "0",
+        "0.1.2.3",
+        "[::ffff:0.0.0.0]",
+    ],
+)
+def test_documentation_and_this_network_addresses_are_refused(no_allowlist, host):
+    with pytest.raises(BlockedDestination, match=r"documentation|unspecified"):
+        check_url(f"http://{host}/")
+
+
+def test_the_hosts_own_interface_addresses_are_refused(no_allowlist, monkeypatch):
+    """This machine's eth0 is in a documentation range; a public address on an interface must be refused too."""
+    monkeypatch.setattr(netguard, "_host_addresses", lambda: frozenset({ipaddress.ip_address("93.184.216.34")}))
+    with pytest.raises(BlockedDestination, match=r"93\.184\.216\.34, an address of this host"):
+        check_url("https://93.184.216.34/")
+
+
+def test_the_real_interface_addresses_are_read(no_allowlist):
+    real = netguard._host_addresses()
+    assert ipaddress.ip_address("127.0.0.1") in real  # getifaddrs really ran
+    for address in real:
+        if not address.is_loopback and not address.is_link_local:
+            host = f"[{address}]" if address.version == 6 else str(address)
+            with pytest.raises(BlockedDestination):
+                check_url(f"http://{host}/")
+
+
+def test_an_operator_allowlist_still_opens_a_host_address(settings, monkeypatch):
+    monkeypatch.setattr(netguard, "_host_addresses", lambda: frozenset({ipaddress.ip_address("93.184.216.34")}))
+    settings.NETGUARD_ALLOWED_NETWORKS = ["93.184.216.34/32"]
+    assert check_url("https://93.184.216.34/").ip == "93.184.216.34"
 
 
 # --------------------------------------------------------------------------------------------------
