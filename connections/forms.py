@@ -244,7 +244,8 @@ def connection_form_class(provider: str, auth_method: str, mode: str = MODE_CREA
     """One form class per (provider, auth method, mode), built from the registry and cached.
 
     `create`: name, description, public and secret fields, environment checkboxes.
-    `edit`: name, description and public fields (secrets change only through rotate).
+    `edit`: name, description and public fields, plus the secret fields (optional) when the auth method has
+    destination fields: changing where the secret goes requires typing it again (`do_update_connection`).
     `rotate`: the secret fields only, optional (blank keeps the stored value) unless there is just one.
     Raises the registry's errors for an unknown provider or auth method (the views answer 404).
     """
@@ -263,9 +264,15 @@ def connection_form_class(provider: str, auth_method: str, mode: str = MODE_CREA
         )
         attrs["description"] = forms.CharField(label="Description", max_length=500, required=False)
     public = [f for f in fields if not f.secret] if mode != MODE_ROTATE else []
-    secret = [f for f in fields if f.secret] if mode != MODE_EDIT else []
+    secret = [f for f in fields if f.secret] if mode != MODE_EDIT or spec.destinations(auth_method) else []
     for field in [*public, *secret]:
         attrs[field.name] = _form_field(field, mode=mode)
+    if mode == MODE_EDIT and secret:
+        labels = {f.name: f.label for f in fields}
+        where = ", ".join(labels[name] for name in spec.destinations(auth_method))
+        for field in secret:
+            attrs[field.name].required = False
+            attrs[field.name].help_text = f"Only when you change the {where}: type it again to confirm the destination."
     if mode == MODE_ROTATE and len(secret) == 1:
         # With one secret there is nothing to keep: rotating means typing its new value.
         only = secret[0]

@@ -61,6 +61,8 @@ class Connection(models.Model):
     secrets_key_id = models.CharField(max_length=32, blank=True, editable=False, db_index=True)
     secret_fingerprints = models.JSONField(default=dict, blank=True, editable=False)
     secrets_version = models.PositiveIntegerField(default=0, editable=False)
+    # Hash of the destination fields when the secret was entered (connections.secrets.destination_fingerprint).
+    secrets_destination = models.CharField(max_length=64, blank=True, editable=False)
     external_id = models.CharField(max_length=64, blank=True, editable=False)
     cloud_connection = models.ForeignKey(
         "self",

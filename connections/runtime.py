@@ -26,7 +26,7 @@ from core import context, masking
 from .choices import ConnectionStatusChoices, UsageOutcomeChoices
 from .models import Connection, ConnectionAuthorization, ConnectionUsage
 from .providers import Materialized, UnknownProvider, get_provider
-from .secrets import load_secrets
+from .secrets import check_destination, load_secrets
 
 
 class SelectionError(Exception):
@@ -217,6 +217,7 @@ def use_credentials(
             raise ConnectionNotAuthorized(not_authorized_message(connection.name, env_slug))
     if connection.status == ConnectionStatusChoices.INACTIVE:
         raise NoConnectionAvailable(no_connection_message(connection.provider, env_slug or "-"))
+    check_destination(connection)  # a secret is never sent somewhere it was not entered for
     with transaction.atomic():
         use = _record_use(connection, actor=actor, environment=env_slug, purpose=purpose, resource=resource)
         ref_use = None

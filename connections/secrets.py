@@ -15,7 +15,22 @@ from core import crypto
 
 from .models import Connection
 
-__all__ = ["drop_placeholders", "is_placeholder", "load_secrets", "secret_context", "store_secrets"]
+__all__ = [
+    "DestinationChanged",
+    "check_destination",
+    "destination_fingerprint",
+    "drop_placeholders",
+    "is_placeholder",
+    "load_secrets",
+    "secret_context",
+    "store_secrets",
+]
+
+
+class DestinationChanged(Exception):
+    """Where the secret would be sent is not where it was when the secret was entered: it is not released."""
+
+    code = "destination_changed"
 
 # A value a form or client sends back to mean "unchanged": never stored as a secret.
 _PLACEHOLDER = re.compile(r"^\s*(?:\*+|•+|x{3,}|\[(?:masked|redacted|hidden)\]|<(?:masked|redacted|hidden)>)\s*$", re.I)
@@ -49,6 +64,24 @@ def store_secrets(connection: Connection, values: dict[str, Any]) -> None:
         name: crypto.fingerprint(str(value), ring=ring) for name, value in sorted(values.items())
     }
     connection.secrets_version += 1
+    connection.secrets_destination = destination_fingerprint(connection) if values else ""
+
+
+def destination_fingerprint(connection: Connection) -> str:
+    """A hash of the public fields that decide where the secret goes (`Provider.destination_fields`), bound
+    to the secret when it is entered; "" when the auth method has no such field."""
+    return connection.provider_spec.destination_fingerprint(connection.auth_method, connection.config)
+
+
+def check_destination(connection: Connection) -> None:
+    """Refuse to release a secret whose destination moved since it was entered (any path: API, admin, SQL)."""
+    if connection.secrets_envelope and connection.secrets_destination != destination_fingerprint(connection):
+        labels = {f.name: f.label for f in connection.provider_spec.fields}
+        fields = ", ".join(labels.get(n, n) for n in connection.provider_spec.destinations(connection.auth_method))
+        raise DestinationChanged(
+            f"The connection's {fields} changed since its credentials were entered, so they are not sent there: "
+            "enter the credentials again (rotate) to confirm the new destination."
+        )
 
 
 def load_secrets(connection: Connection) -> dict[str, Any]:

@@ -217,25 +217,43 @@ def do_update_connection(
     name: str | None = None,
     description: str | None = None,
     config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
 ) -> Connection:
-    """Edit public fields (partial). Secrets are never changed here: that is `do_rotate_credentials`."""
+    """Edit public fields (partial).
+
+    A change to where the secret is sent (the provider's `destination_fields`: a URL, host, port or CA)
+    must carry every secret of the auth method again in `secrets`, so nobody can point a stored secret
+    at a host they control. Secrets sent without such a change replace the stored ones, like a rotation.
+    """
     check(actor, Action.MANAGE_CONNECTIONS, connection)
     connection = _locked(connection)
     spec = connection.provider_spec
     changes: dict[str, Any] = {}
+    given = drop_placeholders(secrets)
+    secret_fields = spec.secret_fields(connection.auth_method)
+    if given and not secret_fields:
+        raise ValidationError({"secrets": f"The {connection.auth_method} auth method stores no secret."})
     if config:
-        secret_names = {f.name for f in spec.secret_fields(connection.auth_method)}
+        secret_names = {f.name for f in secret_fields}
         sent_secrets = sorted(k for k in config if k in secret_names)
         if sent_secrets:
-            raise ValidationError({f"config.{k}": "Secrets change only through rotate." for k in sent_secrets})
+            raise ValidationError({f"config.{k}": "This field is secret: send it in secrets." for k in sent_secrets})
+    if config or given:
         try:
-            merged, _ = spec.clean(connection.auth_method, {**connection.config, **config}, {}, partial=True)
+            merged, clean_secrets = spec.clean(
+                connection.auth_method, {**connection.config, **(config or {})}, given, partial=True
+            )
         except ProviderValidationError as exc:
-            raise _errors(exc, lambda _name: "config") from None
+            raise _errors(exc, _field_prefix(spec, connection.auth_method)) from None
+        _require_secrets_for_new_destination(connection, merged, clean_secrets)
         if merged != connection.config:
             ref = _resolve_reference(connection.org, spec, connection.auth_method, merged)
             changes["config"] = {"old": connection.config, "new": merged}
             connection.config, connection.cloud_connection = merged, ref
+        if clean_secrets:
+            store_secrets(connection, {**load_secrets(connection), **clean_secrets})
+            connection.credentials_rotated_at = timezone.now()
+            changes["secret_fields"] = sorted(clean_secrets)
     if name is not None and name != connection.name:
         if Connection.objects.filter(org=connection.org, name=name).exclude(pk=connection.pk).exists():
             raise ValidationError({"name": f"A connection named '{name}' already exists in {connection.org.slug}."})
@@ -266,6 +284,28 @@ def do_update_connection(
         details={"changes": changes},
     )
     return connection
+
+
+def _require_secrets_for_new_destination(
+    connection: Connection, merged: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """Moving a stored secret to a new destination needs every secret field typed again."""
+    spec = connection.provider_spec
+    moved = spec.destination_moves(connection.auth_method, connection.config, merged)
+    if not moved:
+        if given:
+            raise ValidationError(
+                {"secrets": "Secrets change through rotate; an update takes them only with a new destination."}
+            )
+        return
+    if not connection.secrets_envelope:
+        return
+    labels = {f.name: f.label for f in spec.fields}
+    where = ", ".join(labels.get(f, f) for f in moved)
+    missing = [f.name for f in spec.secret_fields(connection.auth_method) if f.name not in given]
+    if missing:
+        message = f"Enter it again: changing the {where} would send the stored secret to a new destination."
+        raise ValidationError({f"secrets.{name}": [message] for name in missing})
 
 
 @transaction.atomic

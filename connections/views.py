@@ -511,6 +511,7 @@ class ConnectionEditView(ConnectionObjectMixin, OrgFormView):
             name=form.cleaned_data["name"],
             description=form.cleaned_data["description"],
             config=form.config_data(),
+            secrets=form.secret_data(),
         )
         if not ok:
             return self.form_invalid(form)

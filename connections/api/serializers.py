@@ -146,10 +146,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """Create body, PATCH body and the response, in one place.
 
     Create takes name, provider, auth_method, description, config, secrets and environments. PATCH
-    takes name, description and config (partial); `secrets` in a PATCH is refused (rotate instead),
-    and provider, auth_method and environments may only be sent back unchanged (a client that PATCHes
-    the body it fetched keeps working). Names, field values, plan limits and uniqueness are checked by
-    `connections.services`, whose errors come back keyed like this body (`config.region`).
+    takes name, description and config (partial); a PATCH that changes where the secret is sent (a URL,
+    host, port or CA) must carry the secret again in `secrets`, and only then may it carry secrets (other
+    secret changes belong to rotate). Provider, auth_method and environments may only be sent back
+    unchanged (a client that PATCHes the body it fetched keeps working). Names, field values, plan limits
+    and uniqueness are checked by `connections.services`, whose errors come back keyed like this body (`config.region`).
     """
 
     # Writable. No validators on `name`: the service checks slug rules and uniqueness in one place.
@@ -166,7 +167,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
         write_only=True,
         required=False,
         default=dict,
-        help_text="Secret fields; create only, never returned. Change them with POST .../rotate/.",
+        help_text="Secret fields, never returned. On PATCH: required again when the endpoint, host, port or CA "
+        "changes; otherwise change them with POST .../rotate/.",
     )
     environments = EnvironmentSlugsField(
         required=False,
@@ -254,8 +256,13 @@ class ConnectionSerializer(serializers.ModelSerializer):
     def _check_update(connection: Connection, attrs: dict[str, Any]) -> None:
         """Refuse what an update cannot change, naming the endpoint that can."""
         errors: dict[str, str] = {}
-        if "secrets" in attrs:
-            errors["secrets"] = "Secrets cannot be changed by an update: send them to POST .../rotate/."
+        if "secrets" in attrs and not connection.provider_spec.destination_moves(
+            connection.auth_method, connection.config, attrs.get("config") or {}
+        ):
+            errors["secrets"] = (
+                "Secrets cannot be changed by an update: send them to POST .../rotate/ "
+                "(an update takes them only together with a new endpoint, host, port or CA)."
+            )
         for key in ("provider", "auth_method"):
             if key in attrs and attrs[key] != getattr(connection, key):
                 errors[key] = "Cannot be changed: create a new connection instead."

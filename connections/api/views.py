@@ -157,6 +157,7 @@ class ConnectionViewSet(
             name=data.validated_data.get("name"),
             description=data.validated_data.get("description"),
             config=data.validated_data.get("config"),
+            secrets=data.validated_data.get("secrets"),
         )
         return self._represent(connection)
 

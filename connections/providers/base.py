@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import os
 import posixpath
@@ -416,6 +417,9 @@ class Provider:
     endpoints: ClassVar[dict[str, str]] = {}
     #: A `contract.RoleSupport` when connections of this provider take connection roles.
     role_support: ClassVar[Any] = None
+    #: Public fields that decide where the stored secret is sent (a URL, a host, a port, a CA): changing
+    #: one requires entering the secret again, so a stored secret can never be redirected to a new host.
+    destination_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -487,6 +491,27 @@ class Provider:
     def ref_field(self, auth_method: str) -> Field | None:
         """The connection_ref field the runtime must resolve before `materialize`, if this method has one."""
         return next((field for field in self.fields_for(auth_method) if field.kind == "connection_ref"), None)
+
+    def destinations(self, auth_method: str) -> tuple[str, ...]:
+        """The destination fields that apply to this auth method, when it stores a secret at all."""
+        if not self.secret_fields(auth_method):
+            return ()
+        names = {field.name for field in self.public_fields(auth_method)}
+        return tuple(name for name in self.destination_fields if name in names)
+
+    def destination_moves(
+        self, auth_method: str, config: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> list[str]:
+        """The destination fields whose value `changes` would change."""
+        return [f for f in self.destinations(auth_method) if f in changes and changes[f] != config.get(f)]
+
+    def destination_fingerprint(self, auth_method: str, config: Mapping[str, Any]) -> str:
+        """A hash of the destination fields' values ("" when there are none), bound to a secret when entered."""
+        fields = self.destinations(auth_method)
+        if not fields:
+            return ""
+        where = {name: config.get(name) for name in fields}
+        return hashlib.sha256(json.dumps(where, sort_keys=True, default=str).encode()).hexdigest()
 
     def external_id_required(self, auth_method: str) -> bool:
         """Whether the platform must generate an ExternalId (confused-deputy protection) for this method."""

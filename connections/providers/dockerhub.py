@@ -25,6 +25,7 @@ class DockerHubProvider(Provider):
     """
 
     code = "dockerhub"
+    destination_fields = ("registry_url",)
     endpoints = {
         "dockerhub": "https://hub.docker.com",
     }

@@ -64,7 +64,6 @@ class GcrProvider(CloudConnectionProvider):
         registry token is discarded.
         """
 
-
         token, ref_config = referenced_token(ctx)
         registry = str(config.get("registry_url") or "gcr.io")
         project = str(ref_config.get("project_id") or "")

@@ -56,7 +56,6 @@ class GcsBackendProvider(CloudConnectionProvider):
         the first run then fails; the marker's random name keeps concurrent tests apart.
         """
 
-
         token, _ref_config = referenced_token(ctx)
         storage = ctx.endpoint("gcp_storage")
         bucket = str(config["bucket"])

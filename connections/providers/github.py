@@ -34,6 +34,7 @@ class GitHubProvider(Provider):
     """GitHub connection; ``base_url`` points at GitHub Enterprise Server's ``/api/v3`` when self-hosted."""
 
     code = "github"
+    destination_fields = ("base_url",)
     endpoints = {
         "github": "https://api.github.com",
     }

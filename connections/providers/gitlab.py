@@ -25,6 +25,7 @@ class GitLabProvider(Provider):
     """GitLab connection; ``base_url`` is the instance root (https only, self-managed allowed)."""
 
     code = "gitlab"
+    destination_fields = ("base_url",)
     endpoints = {
         "gitlab": "https://gitlab.com",
     }

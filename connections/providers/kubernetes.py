@@ -93,6 +93,7 @@ class KubernetesProvider(Provider):
     """Kubernetes connection; every auth method materializes as a kubeconfig file (``KUBECONFIG``)."""
 
     code = "kubernetes"
+    destination_fields = ("endpoint", "ca_data")
     label = "Kubernetes"
     category = "kubernetes"
     description = "Any conformant Kubernetes cluster's API server."
@@ -105,8 +106,8 @@ class KubernetesProvider(Provider):
         AuthMethod("client_cert", "Client certificate", "The API server URL and a client certificate and key."),
     )
     fields = (
-        Field("endpoint", "API server URL", "url", required=False, validators=(v.http_or_https_url,),
-              auth_methods=("kubeconfig",), help_text="Filled from the kubeconfig's current context when empty."),
+        Field("endpoint", "API server URL", "url", required=False, validators=(v.https_url,),
+              auth_methods=("kubeconfig",), help_text="Always the kubeconfig's current server (filled in from it)."),
         Field("endpoint", "API server URL", "url", validators=(v.https_url,), auth_methods=_PIECES,
               placeholder="https://k8s.example.com:6443"),
         Field("ca_data", "Cluster CA certificate", "pem", required=False, validators=(v.pem_certificate,),
@@ -125,9 +126,15 @@ class KubernetesProvider(Provider):
     def clean_extra(
         self, auth_method: str, config: dict[str, Any], secrets: dict[str, Any], *, partial: bool = False
     ) -> None:
-        """Derive the card's endpoint from a kubeconfig; refuse a client key that does not fit its certificate."""
-        if auth_method == "kubeconfig" and secrets.get("kubeconfig") and not config.get("endpoint"):
-            config["endpoint"] = v.kubeconfig_server(secrets["kubeconfig"])
+        """The endpoint shown is the kubeconfig's server (where the credentials really go); refuse a client key
+        that does not fit its certificate."""
+        if auth_method == "kubeconfig" and secrets.get("kubeconfig"):
+            server = v.kubeconfig_server(secrets["kubeconfig"])
+            if config.get("endpoint") and config["endpoint"].rstrip("/") != server.rstrip("/"):
+                raise ProviderValidationError(
+                    {"endpoint": [f"Must be the kubeconfig's server ({server}), where the credentials are sent."]}
+                )
+            config["endpoint"] = server
         if auth_method == "client_cert" and config.get("client_certificate") and secrets.get("client_key"):
             cert = x509.load_pem_x509_certificates(config["client_certificate"].encode())[0]
             key = serialization.load_pem_private_key(secrets["client_key"].encode(), password=None)

@@ -19,6 +19,7 @@ class ProxmoxProvider(OnPremProvider):
     """
 
     code = "proxmox"
+    destination_fields = ("api_endpoint",)
     label = "Proxmox VE"
     category = "on_prem"
     description = "Proxmox VE clusters in your data centre, reached over a site-to-site VPN."

@@ -301,10 +301,6 @@ def https_url(value: Any) -> str:
     return _url(value, ("https",))
 
 
-def http_or_https_url(value: Any) -> str:
-    """An http:// or https:// URL with a host, no credentials and no fragment."""
-    return _url(value, ("https", "http"))
-
 
 def hostname(value: Any) -> str:
     """An RFC 1123 host name (returned lower-case)."""
@@ -442,8 +438,9 @@ def parse_kubeconfig(value: Any) -> dict[str, Any]:
         raise FieldError("The current context's cluster is not defined in clusters.")
     cluster = clusters[cluster_name]
     server = cluster.get("server")
-    if not isinstance(server, str) or not server.startswith(("https://", "http://")):
-        raise FieldError("The current context's cluster has no server URL (https://...).")
+    if not isinstance(server, str) or not server.startswith("https://"):
+        # The token or client key goes wherever this points: never in clear text over http.
+        raise FieldError("The current context's cluster server must be an https:// URL.")
     if user_name is not None and (not isinstance(user_name, str) or user_name not in users):
         raise FieldError("The current context's user is not defined in users.")
     # Runs execute elsewhere: paths to files on the uploader's machine would silently not exist.

@@ -22,6 +22,7 @@ class VCenterProvider(OnPremProvider):
     """vCenter connection (Enterprise plan); TLS is always verified (``VSPHERE_ALLOW_UNVERIFIED_SSL=false``)."""
 
     code = "vcenter"
+    destination_fields = ("host", "port")
     label = "VMware vCenter"
     category = "on_prem"
     description = "VMware vCenter Server in your data centre, reached over a site-to-site VPN."

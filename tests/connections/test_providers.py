@@ -33,6 +33,7 @@ from tests.connections.provider_examples import (
     INVALID_CASES,
     ca_certificate_pem,
     client_certificate_pem,
+    kubeconfig_yaml,
     valid_examples,
 )
 
@@ -206,8 +207,34 @@ def test_kubeconfig_endpoint_is_filled_from_the_current_cluster() -> None:
     config, _ = cleaned("kubernetes", "kubeconfig")
     assert config["endpoint"] == "https://k8s.example.com:6443"
     _, example_secrets = valid_examples()["kubernetes"]["kubeconfig"]
-    config, _ = get_provider("kubernetes").clean("kubeconfig", {"endpoint": "https://lb.example.com"}, example_secrets)
-    assert config["endpoint"] == "https://lb.example.com"
+    spec = get_provider("kubernetes")
+    config, _ = spec.clean("kubeconfig", {"endpoint": "https://k8s.example.com:6443/"}, example_secrets)
+    assert config["endpoint"] == "https://k8s.example.com:6443"
+
+
+def test_kubeconfig_endpoint_cannot_differ_from_where_the_credentials_go() -> None:
+    """A card showing one server while the kubeconfig sends the token to another would hide a redirect."""
+    _, example_secrets = valid_examples()["kubernetes"]["kubeconfig"]
+    with pytest.raises(ProviderValidationError) as caught:
+        get_provider("kubernetes").clean("kubeconfig", {"endpoint": "https://lb.example.com"}, example_secrets)
+    assert caught.value.errors["endpoint"] == [
+        "Must be the kubeconfig's server (https://k8s.example.com:6443), where the credentials are sent."
+    ]
+
+
+@pytest.mark.parametrize("server", ["http://k8s.example.com:6443", "ftp://k8s.example.com"])
+def test_kubeconfig_servers_must_be_https(server: str) -> None:
+    with pytest.raises(ProviderValidationError) as caught:
+        get_provider("kubernetes").clean("kubeconfig", {}, {"kubeconfig": kubeconfig_yaml(server=server)})
+    assert caught.value.errors["kubeconfig"] == ["The current context's cluster server must be an https:// URL."]
+
+
+def test_every_url_host_port_and_ca_field_is_a_destination() -> None:
+    """A new provider cannot forget to declare where its secret goes."""
+    for spec in REGISTRY.values():
+        for field in spec.fields:
+            if not field.secret and (field.kind == "url" or field.name in ("host", "port", "ca_data", "endpoint")):
+                assert field.name in spec.destination_fields, f"{spec.code}.{field.name}"
 
 
 # -- invalid cases ---------------------------------------------------------------------------------
@@ -241,7 +268,7 @@ def test_every_validator_is_exercised_by_some_field() -> None:
     used = {fn for provider in REGISTRY.values() for field in provider.fields for fn in field.validators}
     used_names = {fn.__name__ for fn in used}
     for name in ("aws_account_id", "aws_region", "aws_access_key_id", "aws_secret_access_key", "aws_role_arn", "guid",
-                 "azure_region", "gcp_project_id", "gcp_service_account_key", "https_url", "http_or_https_url",
+                 "azure_region", "gcp_project_id", "gcp_service_account_key", "https_url",
                  "kubeconfig", "pem_certificate", "pem_private_key", "cidr", "public_ipv4", "hostname_or_ip", "port",
                  "gcs_bucket", "s3_bucket", "dockerhub_namespace", "github_token", "gitlab_token"):  # fmt: skip
         assert name in used_names, name

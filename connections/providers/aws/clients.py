@@ -30,8 +30,13 @@ def client(service: str, *, region: str, credentials: dict[str, str] | None = No
     creds = credentials or {}
     # The endpoint is fixed when a client is built: include it so a changed AWS_ENDPOINT_URL gets a new one.
     key = (
-        os.environ.get("AWS_ENDPOINT_URL"), service, region, creds.get("aws_access_key_id"),
-        creds.get("aws_secret_access_key"), creds.get("aws_session_token"), timeout,
+        os.environ.get("AWS_ENDPOINT_URL"),
+        service,
+        region,
+        creds.get("aws_access_key_id"),
+        creds.get("aws_secret_access_key"),
+        creds.get("aws_session_token"),
+        timeout,
     )
     cache: OrderedDict[tuple, Any] | None = getattr(_local, "clients", None)
     if cache is None:
