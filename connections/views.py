@@ -11,10 +11,8 @@ and never read a secret: they show which secrets are set by fingerprint only.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import django_filters
 from celery.result import EagerResult
 from django import forms
 from django.contrib import messages
@@ -33,8 +31,9 @@ from accounts.policy import Action
 from connections.secrets import is_placeholder
 
 from . import services
-from .choices import ConnectionStatusChoices, HealthStatusChoices
-from .filtersets import ConnectionFilterSet
+from .choices import HealthStatusChoices
+from .display import DISPLAY, auth_method_label, display_for
+from .filtersets import ConnectionPageFilterSet
 from .forms import (
     MODE_CREATE,
     MODE_EDIT,
@@ -48,7 +47,7 @@ from .forms import (
     initial_from_connection,
 )
 from .models import Connection, ConnectionAuthorization, ConnectionRole
-from .providers import CATEGORY_LABELS, PROVIDER_CHOICES, REGISTRY, Provider
+from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
@@ -61,63 +60,7 @@ RECENT_USAGE = 5
 NAV_SECTION = "connections"
 
 
-# --- Provider presentation ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProviderDisplay:
-    """How a provider looks on a card: its icon (inline SVG or a monogram) on its brand colour, with
-    the text colour that reads best on it (brand colours range from Docker blue to AWS orange)."""
-
-    code: str
-    label: str
-    icon: str
-    icon_is_svg: bool
-    color: str
-    text_color: str
-
-
-def _relative_luminance(hex_color: str) -> float:
-    value = hex_color.lstrip("#")
-    if len(value) == 3:
-        value = "".join(c * 2 for c in value)
-    try:
-        channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    except ValueError:
-        return 0.0
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _text_color(background: str) -> str:
-    """White or near-black, whichever contrasts more with `background` (WCAG contrast ratio)."""
-    luminance = _relative_luminance(background)
-    dark = 0.0116  # #111827
-    on_white = 1.05 / (luminance + 0.05)
-    on_dark = (luminance + 0.05) / (dark + 0.05)
-    return "#ffffff" if on_white >= on_dark else "#111827"
-
-
-def provider_display(spec: Provider) -> ProviderDisplay:
-    icon = spec.icon or spec.label[:2].upper()
-    color = spec.color or "#64748b"
-    return ProviderDisplay(spec.code, spec.label, icon, icon.lstrip().startswith("<svg"), color, _text_color(color))
-
-
-DISPLAY: dict[str, ProviderDisplay] = {code: provider_display(spec) for code, spec in REGISTRY.items()}
-
-
-def display_for(code: str) -> ProviderDisplay:
-    """A provider's display, or a neutral one for a row whose provider left the registry."""
-    return DISPLAY.get(code) or ProviderDisplay(code, code, code[:3].upper(), False, "#64748b", "#ffffff")
-
-
-def auth_method_label(spec: Provider | None, code: str) -> str:
-    if spec is not None:
-        for method in spec.auth_methods:
-            if method.code == code:
-                return method.label
-    return code
+# --- Plan limits on the provider cards ------------------------------------------------------------
 
 
 def plan_needed(org: Any, spec: Provider) -> tuple[str, str] | None:
@@ -226,23 +169,6 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
 
 
 # --- The connections page -------------------------------------------------------------------------
-
-
-class ConnectionPageFilterSet(ConnectionFilterSet):
-    """The API's connection filters, with single-choice provider and status selects for the page.
-
-    Values stay in the URL (a GET form), so a filtered view can be bookmarked and works without script.
-    """
-
-    q = django_filters.CharFilter(
-        method="search",
-        label="Search",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Part of the name", "autocomplete": "off"}),
-    )
-    provider = django_filters.ChoiceFilter(choices=PROVIDER_CHOICES, empty_label="All providers", label="Provider")
-    status = django_filters.ChoiceFilter(
-        choices=ConnectionStatusChoices.choices, empty_label="Any status", label="Status"
-    )
 
 
 FILTER_FORM_FIELDS = ("q", "provider", "status")
