@@ -51,7 +51,6 @@ from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
-from .tasks import test_connection_task, validate_role_task
 from .trust import trust_policy_for
 
 PAGE_SIZE = 24
@@ -374,7 +373,7 @@ class ConnectionTestView(ConnectionObjectMixin, OrgFormView):
     connection_action = Action.TEST_CONNECTION
 
     def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        result = test_connection_task.delay(str(self.connection.pk), actor_user_id=self.actor.pk)
+        result = services.do_request_connection_test(self.connection, actor=self.actor)
         # Only an eagerly run task has finished here; a queued one may have no result backend to ask.
         if not isinstance(result, EagerResult):
             messages.info(self.request, "The test has started; reload this page in a moment for its result.")
@@ -630,7 +629,7 @@ class ConnectionRoleValidateView(ConnectionRoleActionMixin, OrgFormView):
     """POST only: validate a role (a Celery task, eager by default) and show the outcome."""
 
     def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        result = validate_role_task.delay(self.role.pk, self.actor.pk)
+        result = services.do_request_role_validation(self.role, actor=self.actor)
         if not isinstance(result, EagerResult):
             messages.info(self.request, "Validation has started; reload this page in a moment for its result.")
         else:

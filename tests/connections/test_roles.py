@@ -620,6 +620,22 @@ def test_api_queued_validation_answers_202(api_as, aws_connection, members, monk
     assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
 
 
+def test_queued_validation_is_sent_after_the_commit(
+    api_as, aws_connection, members, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """With a broker, the message leaves when the transaction commits (never for a rolled-back one)."""
+    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
+    sent: list[tuple] = []
+    monkeypatch.setitem(validate_role_task.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(validate_role_task, "apply_async", lambda args, kwargs, task_id: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api_as("provisioner").post(roles_url(aws_connection, role.pk, "validate"))
+        assert sent == []  # nothing before the commit
+    assert response.status_code == 202 and len(callbacks) == 1
+    assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
+    assert response.json()["status"] == "pending"
+
+
 def test_api_schema_documents_the_role_endpoints(api_as) -> None:
     from drf_spectacular.generators import SchemaGenerator
 
