@@ -112,7 +112,7 @@ def do_update_environment(
     if not changes:
         return env
     _validate(env)
-    env.save(update_fields=list(changes))
+    env.save(update_fields=[*changes, "updated_at"])
     record_event(
         org=env.org,
         action=AuditAction.ENVIRONMENT_UPDATED,
@@ -193,7 +193,7 @@ def do_change_member_role(membership: Membership, *, actor: Any, role: str) -> M
     if old == RoleChoices.ADMIN and _admin_count(membership.org) <= 1:
         raise ValidationError({"role": "An organization must keep at least one admin."})
     membership.role = role
-    membership.save(update_fields=["role"])
+    membership.save(update_fields=["role", "updated_at"])
     clear_role_cache(membership.user)
     record_event(
         org=membership.org,
@@ -213,8 +213,9 @@ def do_remove_member(membership: Membership, *, actor: Any) -> None:
     membership = Membership.objects.select_for_update().select_related("user", "org").get(pk=membership.pk)
     if membership.role == RoleChoices.ADMIN and _admin_count(membership.org) <= 1:
         raise ValidationError({"non_field_errors": "An organization must keep at least one admin."})
+    now = timezone.now()
     revoked = APIToken.objects.filter(org=membership.org, user=membership.user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=now, updated_at=now
     )
     record_event(
         org=membership.org,
@@ -303,7 +304,7 @@ def do_revoke_token(token: APIToken, *, actor: Any) -> APIToken:
     if token.revoked_at is not None:
         return token
     token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
+    token.save(update_fields=["revoked_at", "updated_at"])
     record_event(
         org=token.org,
         action=AuditAction.TOKEN_REVOKED,
@@ -333,7 +334,7 @@ def do_dismiss_notification(notification: Notification, *, actor: Any) -> Notifi
     if notification.dismissed_at is not None:
         return notification
     notification.dismissed_at = timezone.now()
-    notification.save(update_fields=["dismissed_at"])
+    notification.save(update_fields=["dismissed_at", "updated_at"])
     record_event(
         org=notification.org, action=AuditAction.NOTIFICATION_DISMISSED, actor=actor,
         target_repr=notification.title, details={"notification_id": notification.pk},
