@@ -2,6 +2,17 @@
 
 Each checks the policy, changes state in one transaction, and writes its audit event in that same
 transaction. Pages, API, admin and commands call these; none of them save these models directly.
+
+Transactions: a `do_*` that is never called inside another transaction is durable
+(`transaction.atomic(durable=True)`): when it returns, the change and its audit event are committed,
+and calling it inside a transaction raises rather than nesting silently. The others keep a plain
+`atomic`, which becomes a savepoint inside the caller's transaction, so the caller's rollback takes the
+change and its audit event with it: `do_create_organization`, `do_update_organization`,
+`do_create_environment`, `do_add_member` and `do_change_member_role` (the `seed_demo` command seeds
+all or nothing), and `do_add_member`, `do_change_member_role`, `do_remove_member` (Django's admin runs
+`save_model`/`delete_model` inside its own transaction). Make a new `do_*` durable unless such a
+caller exists. Tests may call durable ones: Django's TestCase (pytest-django's `db`) marks its own
+wrapping transaction as not counting.
 """
 
 from __future__ import annotations
@@ -97,7 +108,7 @@ def do_create_environment(
     return env
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_environment(
     env: Environment, *, actor: Any, name: str | None = None, description: str | None = None
 ) -> Environment:
@@ -124,7 +135,7 @@ def do_update_environment(
     return env
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_environment(env: Environment, *, actor: Any) -> None:
     check(actor, Action.MANAGE_ENVIRONMENTS, env)
     org, slug, pk = env.org, env.slug, env.pk
@@ -236,7 +247,7 @@ def generate_token_value() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_token(
     org: Organization,
     *,
@@ -292,7 +303,7 @@ def do_create_token(
     return token, value
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_revoke_token(token: APIToken, *, actor: Any) -> APIToken:
     """Revoke a token: its owner may revoke their own; admins may revoke anyone's."""
     user, _ = split_actor(actor)
@@ -326,7 +337,7 @@ def authenticate_for_token(org_slug: str, user: User) -> Organization:
 # --- Notifications --------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_dismiss_notification(notification: Notification, *, actor: Any) -> Notification:
     """Dismiss an alert for the whole organization (users and up: the people who act on connections)."""
     check(actor, Action.TEST_CONNECTION, notification)

@@ -4,6 +4,13 @@ Each asks the policy module, changes state in one transaction (locking the row i
 writes one audit event in that transaction. Secret values enter here (create, rotate) and leave only
 through `connections.runtime.use_credentials`; nothing in this module returns or logs them.
 
+Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
+Durable: `do_create_connection`, `do_rotate_credentials`, `do_set_active`, `do_set_authorizations`,
+`do_rewrap_connection_secrets` (one row at a time, from a command). Plain `atomic`:
+`do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
+transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
+admin calls them inside its own transaction).
+
 Work done on a worker (a connection test, a role validation) is asked for with `do_request_*`: they
 check the policy and send the task with `core.queue.send_on_commit` (ids only, after the commit).
 They live here rather than next to the work (`verification.py`, `role_validation.py`) because
@@ -147,7 +154,7 @@ def _user(actor: Any) -> Any:
     return acting_user(actor)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_connection(
     org: Organization,
     *,
@@ -279,7 +286,7 @@ def do_update_connection(
     return connection
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[str, Any]) -> Connection:
     """Replace secret fields (all or some); placeholders such as `***` mean "keep the stored value"."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -309,7 +316,7 @@ def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[s
     return connection
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_active(connection: Connection, *, actor: Any, active: bool) -> Connection:
     """Activate or deactivate. A deactivated connection is never selected or used."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -371,7 +378,7 @@ def do_revoke_environment(connection: Connection, environment: Environment, *, a
     return True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_authorizations(connection: Connection, environments: Iterable[str], *, actor: Any) -> list[str]:
     """Make the authorized set exactly `environments` (slugs); returns the resulting slugs."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -503,7 +510,7 @@ def do_delete_connection(connection: Connection, *, actor: Any) -> DeletionPrevi
 # --- Key-ring rotation ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) -> bool:
     """Re-wrap one connection's data key to the ring's primary key (the platform acts, as "system").
 

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM
@@ -337,6 +338,15 @@ def test_expired_after_deleting_the_role(aws_connection, members, iam) -> None:
     assert role.status == Status.EXPIRED
     assert role.validation_error == "The role no longer exists in AWS."
     assert role.granted_permissions == []
+
+
+def test_validation_refuses_to_run_inside_a_transaction(aws_connection, members) -> None:
+    """No row lock may be held while the cloud is asked: validating inside a transaction raises."""
+    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tx")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        validate(role, members)
+    role.refresh_from_db()
+    assert role.status == Status.PENDING
 
 
 def test_access_key_connection_assumes_with_its_own_key(org, members, make_connection, iam) -> None:
