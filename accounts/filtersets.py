@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from .models import AuditEvent, Environment, Membership
 
@@ -56,3 +60,44 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
     def filter_target(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(target_repr__icontains=value) | Q(target_id=value))
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+class AuditPageFilterSet(AuditEventFilterSet):
+    """The API's audit filters, with whole days for `since`/`until` as a browser's date input sends them.
+
+    `until` includes the day it names (the API's `until` is an exclusive instant), which is what
+    someone picking "until 5 March" on a page means.
+    """
+
+    date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    since = django_filters.DateFilter(method="filter_since", label="From", widget=date_widget)
+    until = django_filters.DateFilter(method="filter_until", label="Until", widget=date_widget)
+
+    # Short labels for the page; the API's longer ones explain the matching rules, which become help text.
+    PAGE_LABELS = {
+        "actor": ("Actor", "Email, or part of it."),
+        "action": ("Action", "Exact, or a prefix ending in a dot, e.g. member."),
+        "target": ("Target", "Name, or part of it."),
+        "environment": ("Environment", ""),
+        "request_id": ("Request ID", ""),
+        "since": ("From", ""),
+        "until": ("Until", "Included."),
+    }
+
+    @property
+    def form(self) -> forms.Form:
+        form = super().form
+        for name, (label, help_text) in self.PAGE_LABELS.items():
+            form.fields[name].label = label
+            form.fields[name].help_text = help_text
+        return form
+
+    def filter_since(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__gte=_start_of_day(value))
+
+    def filter_until(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))

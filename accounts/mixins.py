@@ -4,7 +4,8 @@ Every app's pages (accounts, connections, vpn, finops) start from `OrgPageMixin`
 the role table are applied in one place: an organization the user does not belong to answers 404
 (it does not exist for them), a visible page whose action the role does not allow answers 403, and
 every template gets `org` and `role`. State changes go through `run_service`, which turns a
-service's `ValidationError` into form errors instead of a 500, and an audit failure into a message.
+service's `ValidationError` into form errors instead of a 500, and an audit failure into a message;
+`OrgFormView` makes a form page a declaration of which service it calls and what it says on success.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
@@ -151,18 +152,58 @@ class OrgPageMixin(LoginRequiredMixin):
 
 
 class OrgFormView(OrgPageMixin, FormView):
-    """A form page under an organization: on success, a message and back to `success_url_name`.
+    """A form page under an organization whose valid submission is one call of a `do_*` service.
 
-    `form_valid` typically reads `ok, obj = self.run_service(form, services.do_x, self.org, ...)`,
-    returns `self.form_invalid(form)` when not ok (the errors are on the form), else
-    `self.succeed("Done.")`.
+    A view declares what to call and what to say; `form_valid` is written once, here:
+
+      * `service = staticmethod(services.do_x)`: the service (it gets `actor=` from the view);
+      * `service_arguments(form)`: its positional and keyword arguments, by default
+        `(self.service_target(),)` and the form's `cleaned_data`; `service_target()` is the page's
+        object (the organization here; the environment, member, connection... in the object mixins);
+      * `success_message`: a format string given `result` (what the service returned) and `view`,
+        e.g. "Environment “{result.name}” created."; or `get_success_message(form, result)`;
+      * `success_url_name` (a route under the organization), or `get_success_url(result)`.
+
+    A service error lands on the form (`run_service`) and the form is shown again
+    (`service_failed`); a page whose success is not "message and redirect" overrides `service_succeeded`.
     """
 
+    service: Any = None
+    success_message = ""
     success_url_name = ""
 
-    def get_success_url(self) -> str:
-        return self.org_url(self.success_url_name)
+    def service_target(self) -> Any:
+        """The object the service acts on, its first argument by default."""
+        return self.org
 
-    def succeed(self, message: str) -> HttpResponseRedirect:
-        messages.success(self.request, message)
-        return HttpResponseRedirect(self.get_success_url())
+    def service_arguments(self, form: Form) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """(positional, keyword) arguments of `service`, besides `actor`."""
+        return (self.service_target(),), dict(form.cleaned_data)
+
+    def form_valid(self, form: Form) -> HttpResponseBase:
+        # Read from the class: a function stored as a plain class attribute would otherwise bind to the view.
+        service = type(self).service
+        if service is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} sets no `service` and does not override form_valid.")
+        args, kwargs = self.service_arguments(form)
+        ok, result = self.run_service(form, service, *args, **kwargs)
+        if not ok:
+            return self.service_failed(form)
+        return self.service_succeeded(form, result)
+
+    def service_failed(self, form: Form) -> HttpResponseBase:
+        """The service refused (its errors are on the form): show the form again."""
+        return self.form_invalid(form)
+
+    def service_succeeded(self, form: Form, result: Any) -> HttpResponseBase:
+        """The change is committed: say so, and go to the success URL."""
+        message = self.get_success_message(form, result)
+        if message:
+            messages.success(self.request, message)
+        return HttpResponseRedirect(self.get_success_url(result))
+
+    def get_success_message(self, form: Form, result: Any) -> str:
+        return self.success_message.format(result=result, view=self)
+
+    def get_success_url(self, result: Any = None) -> str:
+        return self.org_url(self.success_url_name)

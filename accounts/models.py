@@ -22,6 +22,7 @@ __all__ = [
     "Environment",
     "Membership",
     "Notification",
+    "OrgScopedModel",
     "Organization",
     "OrganizationGroupObjectPermission",
     "OrganizationUserObjectPermission",
@@ -126,18 +127,37 @@ class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
 
 
-class Environment(models.Model):
+class OrgScopedModel(models.Model):
+    """Base of every row that belongs to one organization: its `org`, `.objects.restrict()`, and timestamps.
+
+    `org` cascades with the organization. Its reverse accessor is named by each model's
+    `Meta.default_related_name` (`org.environments`, `org.connections`; "+" for none), so no model
+    redefines the field. `created_at` is set on insert; a model whose rows are written with an
+    explicit time (usage history, alerts) overrides it with `default=timezone.now`. `updated_at`
+    follows every `save()`; a `save(update_fields=...)` or `.update()` that changes a row names it.
+    AuditEvent is not one of these: it is append-only, has its own manager, and may have no org.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+    org_field = "org"  # what `restrict()` filters on (see policy.restrict)
+
+    class Meta:
+        abstract = True
+
+
+class Environment(OrgScopedModel):
     """A deployment target inside an organization (development, staging, production, ...)."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="environments")
     slug = models.SlugField(max_length=63, validators=[slug_validator])
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "environments"
         ordering = ["slug"]
         constraints = [models.UniqueConstraint(fields=["org", "slug"], name="environment_unique_slug_per_org")]
 
@@ -145,17 +165,14 @@ class Environment(models.Model):
         return f"{self.org.slug}/{self.slug}"
 
 
-class Membership(models.Model):
+class Membership(OrgScopedModel):
     """A user's role in one organization. A user can belong to several organizations."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=RoleChoices.choices, default=RoleChoices.VIEWER)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "memberships"
         ordering = ["org", "user__email"]
         constraints = [models.UniqueConstraint(fields=["user", "org"], name="membership_unique_user_org")]
 
@@ -171,11 +188,10 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class APIToken(models.Model):
+class APIToken(OrgScopedModel):
     """A bearer token for one user in one organization. Only its hash is stored."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise a token.")
@@ -188,11 +204,9 @@ class APIToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "api_tokens"
         ordering = ["-created_at"]
         verbose_name = "API token"
 
@@ -311,7 +325,7 @@ class AuditEvent(models.Model):
         return hashlib.sha256(self.canonical().encode()).hexdigest()
 
 
-class Notification(models.Model):
+class Notification(OrgScopedModel):
     """Something an organization's admins should see (e.g. a connection started failing its health
     check). Shown in the UI until dismissed; mailed and posted to a webhook when those are configured."""
 
@@ -320,7 +334,6 @@ class Notification(models.Model):
         WARNING = "warning", "Warning"
         ERROR = "error", "Error"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.WARNING)
     title = models.CharField(max_length=200)
     message = models.CharField(max_length=1000, blank=True)
@@ -330,9 +343,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     dismissed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = RestrictedQuerySet.as_manager()
-
     class Meta:
+        default_related_name = "notifications"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["org", "dismissed_at"])]
 

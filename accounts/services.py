@@ -2,6 +2,17 @@
 
 Each checks the policy, changes state in one transaction, and writes its audit event in that same
 transaction. Pages, API, admin and commands call these; none of them save these models directly.
+
+Transactions: a `do_*` that is never called inside another transaction is durable
+(`transaction.atomic(durable=True)`): when it returns, the change and its audit event are committed,
+and calling it inside a transaction raises rather than nesting silently. The others keep a plain
+`atomic`, which becomes a savepoint inside the caller's transaction, so the caller's rollback takes the
+change and its audit event with it: `do_create_organization`, `do_update_organization`,
+`do_create_environment`, `do_add_member` and `do_change_member_role` (the `seed_demo` command seeds
+all or nothing), and `do_add_member`, `do_change_member_role`, `do_remove_member` (Django's admin runs
+`save_model`/`delete_model` inside its own transaction). Make a new `do_*` durable unless such a
+caller exists. Tests may call durable ones: Django's TestCase (pytest-django's `db`) marks its own
+wrapping transaction as not counting.
 """
 
 from __future__ import annotations
@@ -97,7 +108,7 @@ def do_create_environment(
     return env
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_environment(
     env: Environment, *, actor: Any, name: str | None = None, description: str | None = None
 ) -> Environment:
@@ -112,7 +123,7 @@ def do_update_environment(
     if not changes:
         return env
     _validate(env)
-    env.save(update_fields=list(changes))
+    env.save(update_fields=[*changes, "updated_at"])
     record_event(
         org=env.org,
         action=AuditAction.ENVIRONMENT_UPDATED,
@@ -124,7 +135,7 @@ def do_update_environment(
     return env
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_environment(env: Environment, *, actor: Any) -> None:
     check(actor, Action.MANAGE_ENVIRONMENTS, env)
     org, slug, pk = env.org, env.slug, env.pk
@@ -193,7 +204,7 @@ def do_change_member_role(membership: Membership, *, actor: Any, role: str) -> M
     if old == RoleChoices.ADMIN and _admin_count(membership.org) <= 1:
         raise ValidationError({"role": "An organization must keep at least one admin."})
     membership.role = role
-    membership.save(update_fields=["role"])
+    membership.save(update_fields=["role", "updated_at"])
     clear_role_cache(membership.user)
     record_event(
         org=membership.org,
@@ -213,8 +224,9 @@ def do_remove_member(membership: Membership, *, actor: Any) -> None:
     membership = Membership.objects.select_for_update().select_related("user", "org").get(pk=membership.pk)
     if membership.role == RoleChoices.ADMIN and _admin_count(membership.org) <= 1:
         raise ValidationError({"non_field_errors": "An organization must keep at least one admin."})
+    now = timezone.now()
     revoked = APIToken.objects.filter(org=membership.org, user=membership.user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=now, updated_at=now
     )
     record_event(
         org=membership.org,
@@ -235,7 +247,7 @@ def generate_token_value() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_token(
     org: Organization,
     *,
@@ -291,7 +303,7 @@ def do_create_token(
     return token, value
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_revoke_token(token: APIToken, *, actor: Any) -> APIToken:
     """Revoke a token: its owner may revoke their own; admins may revoke anyone's."""
     user, _ = split_actor(actor)
@@ -303,7 +315,7 @@ def do_revoke_token(token: APIToken, *, actor: Any) -> APIToken:
     if token.revoked_at is not None:
         return token
     token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
+    token.save(update_fields=["revoked_at", "updated_at"])
     record_event(
         org=token.org,
         action=AuditAction.TOKEN_REVOKED,
@@ -325,7 +337,7 @@ def authenticate_for_token(org_slug: str, user: User) -> Organization:
 # --- Notifications --------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_dismiss_notification(notification: Notification, *, actor: Any) -> Notification:
     """Dismiss an alert for the whole organization (users and up: the people who act on connections)."""
     check(actor, Action.TEST_CONNECTION, notification)
@@ -333,7 +345,7 @@ def do_dismiss_notification(notification: Notification, *, actor: Any) -> Notifi
     if notification.dismissed_at is not None:
         return notification
     notification.dismissed_at = timezone.now()
-    notification.save(update_fields=["dismissed_at"])
+    notification.save(update_fields=["dismissed_at", "updated_at"])
     record_event(
         org=notification.org, action=AuditAction.NOTIFICATION_DISMISSED, actor=actor,
         target_repr=notification.title, details={"notification_id": notification.pk},

@@ -8,11 +8,8 @@ actions are POST-only behind a confirmation page; every page works without JavaS
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import django_filters
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -27,7 +24,7 @@ from django.views.generic import TemplateView
 
 from . import services
 from .choices import AuditAction
-from .filtersets import AuditEventFilterSet
+from .filtersets import AuditPageFilterSet
 from .forms import (
     ConfirmForm,
     EmailAuthenticationForm,
@@ -133,12 +130,8 @@ class EnvironmentCreateView(OrgFormView):
     required_action = Action.MANAGE_ENVIRONMENTS
     nav_section = "environments"
     success_url_name = "environment_list"
-
-    def form_valid(self, form: EnvironmentCreateForm) -> HttpResponse:
-        ok, env = self.run_service(form, services.do_create_environment, self.org, **form.cleaned_data)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"Environment “{env.name}” created.")
+    service = staticmethod(services.do_create_environment)
+    success_message = "Environment “{result.name}” created."
 
 
 class EnvironmentObjectMixin:
@@ -148,6 +141,9 @@ class EnvironmentObjectMixin:
 
     def resolve_objects(self) -> None:
         self.environment = self.get_org_object(Environment, slug=self.kwargs["env_slug"])  # type: ignore[attr-defined]
+
+    def service_target(self) -> Environment:
+        return self.environment
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(environment=self.environment, **kwargs)  # type: ignore[misc]
@@ -159,15 +155,11 @@ class EnvironmentEditView(EnvironmentObjectMixin, OrgFormView):
     required_action = Action.MANAGE_ENVIRONMENTS
     nav_section = "environments"
     success_url_name = "environment_list"
+    service = staticmethod(services.do_update_environment)
+    success_message = "Environment “{result.name}” saved."
 
     def get_initial(self) -> dict[str, Any]:
         return {"name": self.environment.name, "description": self.environment.description}
-
-    def form_valid(self, form: EnvironmentEditForm) -> HttpResponse:
-        ok, env = self.run_service(form, services.do_update_environment, self.environment, **form.cleaned_data)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"Environment “{env.name}” saved.")
 
 
 class EnvironmentDeleteView(EnvironmentObjectMixin, OrgFormView):
@@ -178,12 +170,8 @@ class EnvironmentDeleteView(EnvironmentObjectMixin, OrgFormView):
     required_action = Action.MANAGE_ENVIRONMENTS
     nav_section = "environments"
     success_url_name = "environment_list"
-
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        ok, _ = self.run_service(form, services.do_delete_environment, self.environment)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"Environment “{self.environment.name}” deleted.")
+    service = staticmethod(services.do_delete_environment)
+    success_message = "Environment “{view.environment.name}” deleted."
 
 
 # --- Members --------------------------------------------------------------------------------------
@@ -213,12 +201,10 @@ class MemberAddView(OrgFormView):
     required_action = Action.MANAGE_MEMBERS
     nav_section = "members"
     success_url_name = "member_list"
+    service = staticmethod(services.do_add_member)
 
-    def form_valid(self, form: MemberAddForm) -> HttpResponse:
-        ok, membership = self.run_service(form, services.do_add_member, self.org, **form.cleaned_data)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"{membership.user.email} added as {membership.get_role_display()}.")
+    def get_success_message(self, form: MemberAddForm, result: Membership) -> str:
+        return f"{result.user.email} added as {result.get_role_display()}."
 
 
 class MembershipObjectMixin:
@@ -229,6 +215,9 @@ class MembershipObjectMixin:
     def resolve_objects(self) -> None:
         view: Any = self
         self.membership = view.get_org_object(org_memberships(view), pk=view.kwargs["pk"])
+
+    def service_target(self) -> Membership:
+        return self.membership
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(membership=self.membership, **kwargs)  # type: ignore[misc]
@@ -242,15 +231,13 @@ class MemberRoleView(MembershipObjectMixin, OrgFormView):
     required_action = Action.MANAGE_MEMBERS
     nav_section = "members"
     success_url_name = "member_list"
+    service = staticmethod(services.do_change_member_role)
 
     def get_initial(self) -> dict[str, Any]:
         return {"role": self.membership.role}
 
-    def form_valid(self, form: MemberRoleForm) -> HttpResponse:
-        ok, membership = self.run_service(form, services.do_change_member_role, self.membership, **form.cleaned_data)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"{membership.user.email} is now {membership.get_role_display()}.")
+    def get_success_message(self, form: MemberRoleForm, result: Membership) -> str:
+        return f"{result.user.email} is now {result.get_role_display()}."
 
 
 class MemberRemoveView(MembershipObjectMixin, OrgFormView):
@@ -259,12 +246,8 @@ class MemberRemoveView(MembershipObjectMixin, OrgFormView):
     required_action = Action.MANAGE_MEMBERS
     nav_section = "members"
     success_url_name = "member_list"
-
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        ok, _ = self.run_service(form, services.do_remove_member, self.membership)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"{self.membership.user.email} removed from {self.org.name}.")
+    service = staticmethod(services.do_remove_member)
+    success_message = "{view.membership.user.email} removed from {view.org.name}."
 
 
 # --- API tokens -----------------------------------------------------------------------------------
@@ -306,21 +289,16 @@ class TokenCreateView(OrgFormView):
     form_class = TokenCreateForm
     required_action = Action.CREATE_OWN_TOKEN
     nav_section = "tokens"
+    service = staticmethod(services.do_create_token)
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "max_role": self.role}
 
-    def form_valid(self, form: TokenCreateForm) -> HttpResponse:
-        ok, result = self.run_service(
-            form,
-            services.do_create_token,
-            self.org,
-            name=form.cleaned_data["name"],
-            role_cap=form.cleaned_data["role_cap"],
-            expires_at=form.expiry_datetime(),
-        )
-        if not ok:
-            return self.form_invalid(form)
+    def service_arguments(self, form: TokenCreateForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        data = form.cleaned_data
+        return (self.org,), {"name": data["name"], "role_cap": data["role_cap"], "expires_at": form.expiry_datetime()}
+
+    def service_succeeded(self, form: TokenCreateForm, result: tuple[APIToken, str]) -> HttpResponse:
         token, value = result
         context = self.get_context_data(form=form, token=token, token_value=value)
         response = self.response_class(request=self.request, template="accounts/token_created.html", context=context)
@@ -334,18 +312,17 @@ class TokenRevokeView(TokenQuerysetMixin, OrgFormView):
     required_action = Action.CREATE_OWN_TOKEN
     nav_section = "tokens"
     success_url_name = "token_list"
+    service = staticmethod(services.do_revoke_token)
+    success_message = "Token “{result.name}” revoked."
 
     def resolve_objects(self) -> None:
         self.token = self.get_org_object(self.get_token_queryset(), pk=self.kwargs["pk"])
 
+    def service_target(self) -> APIToken:
+        return self.token
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(token=self.token, **kwargs)
-
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        ok, token = self.run_service(form, services.do_revoke_token, self.token)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"Token “{token.name}” revoked.")
 
 
 # --- Alerts ---------------------------------------------------------------------------------------
@@ -365,47 +342,6 @@ class NotificationDismissView(OrgPageMixin, View):
 
 
 # --- Audit trail ----------------------------------------------------------------------------------
-
-
-def _start_of_day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
-
-
-class AuditPageFilterSet(AuditEventFilterSet):
-    """The API's audit filters, with whole days for `since`/`until` as a browser's date input sends them.
-
-    `until` includes the day it names (the API's `until` is an exclusive instant), which is what
-    someone picking "until 5 March" on a page means.
-    """
-
-    date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    since = django_filters.DateFilter(method="filter_since", label="From", widget=date_widget)
-    until = django_filters.DateFilter(method="filter_until", label="Until", widget=date_widget)
-
-    # Short labels for the page; the API's longer ones explain the matching rules, which become help text.
-    PAGE_LABELS = {
-        "actor": ("Actor", "Email, or part of it."),
-        "action": ("Action", "Exact, or a prefix ending in a dot, e.g. member."),
-        "target": ("Target", "Name, or part of it."),
-        "environment": ("Environment", ""),
-        "request_id": ("Request ID", ""),
-        "since": ("From", ""),
-        "until": ("Until", "Included."),
-    }
-
-    @property
-    def form(self) -> forms.Form:
-        form = super().form
-        for name, (label, help_text) in self.PAGE_LABELS.items():
-            form.fields[name].label = label
-            form.fields[name].help_text = help_text
-        return form
-
-    def filter_since(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
-        return queryset.filter(created_at__gte=_start_of_day(value))
-
-    def filter_until(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
-        return queryset.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
 
 
 # Filters the page shows as inputs, in order; the others (target_type, target_id) still apply from the URL.

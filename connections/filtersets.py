@@ -7,6 +7,7 @@ answer 400 for a value that does not exist, so a typo never looks like "no conne
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 
 from .choices import ConnectionStatusChoices, HealthStatusChoices
@@ -31,3 +32,20 @@ class ConnectionFilterSet(django_filters.FilterSet):
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(name__icontains=value.strip())
+
+
+class ConnectionPageFilterSet(ConnectionFilterSet):
+    """The API's connection filters, with single-choice provider and status selects for the page.
+
+    Values stay in the URL (a GET form), so a filtered view can be bookmarked and works without script.
+    """
+
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Part of the name", "autocomplete": "off"}),
+    )
+    provider = django_filters.ChoiceFilter(choices=PROVIDER_CHOICES, empty_label="All providers", label="Provider")
+    status = django_filters.ChoiceFilter(
+        choices=ConnectionStatusChoices.choices, empty_label="Any status", label="Status"
+    )

@@ -12,8 +12,7 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from accounts.models import Environment, Organization
-from accounts.querysets import RestrictedQuerySet
+from accounts.models import Environment, OrgScopedModel
 
 from .choices import (
     ROTATION_PERIOD_DAYS,
@@ -40,7 +39,7 @@ connection_name_validator = RegexValidator(
 CATEGORY_CHOICES = list(CATEGORY_LABELS.items())
 
 
-class Connection(models.Model):
+class Connection(OrgScopedModel):
     """Credentials for one external service, held once per organization and used per environment.
 
     Public fields live in `config`; secret fields only ever exist encrypted in `secrets_envelope`
@@ -49,7 +48,6 @@ class Connection(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
     name = models.CharField(max_length=63, validators=[connection_name_validator])
     description = models.CharField(max_length=500, blank=True)
     # No `choices=`: the registry is the source, so adding a provider needs no migration.
@@ -92,12 +90,9 @@ class Connection(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "connections"
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["org", "name"], name="connection_unique_name_per_org")]
         indexes = [models.Index(fields=["org", "provider"]), models.Index(fields=["org", "category"])]
@@ -145,22 +140,19 @@ class ConnectionGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Connection, on_delete=models.CASCADE)
 
 
-class ConnectionAuthorization(models.Model):
+class ConnectionAuthorization(OrgScopedModel):
     """A connection authorized for one environment. The (environment, provider) constraint is what
     makes automatic selection deterministic: at most one connection per provider per environment."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="authorizations")
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="authorizations")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=32, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "+"  # no org.<accessor>: reach them through connections and environments
         ordering = ["environment__slug"]
         constraints = [
             models.UniqueConstraint(fields=["environment", "provider"], name="one_connection_per_env_and_provider"),
@@ -171,11 +163,10 @@ class ConnectionAuthorization(models.Model):
         return f"{self.connection.name} → {self.environment.slug}"
 
 
-class ConnectionUsage(models.Model):
+class ConnectionUsage(OrgScopedModel):
     """One use of a connection's credentials: who or what, for which resource and environment, outcome."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="usages")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     environment = models.CharField(max_length=63, blank=True)
     actor_label = models.CharField(max_length=254)
     actor_user = models.ForeignKey(
@@ -188,9 +179,8 @@ class ConnectionUsage(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = RestrictedQuerySet.as_manager()
-
     class Meta:
+        default_related_name = "+"  # no org.<accessor>: reach them through connections
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["connection", "-created_at"])]
 
@@ -198,13 +188,12 @@ class ConnectionUsage(models.Model):
         return f"{self.connection_id} {self.outcome} {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class ConnectionRole(models.Model):
+class ConnectionRole(OrgScopedModel):
     """An identity Terraform assumes through a connection: an AWS IAM role (ARN + session duration)
     or an Azure service principal (client id + object id, no secret). Validation records what the
     role is granted, what the code needs (detected), what is explicitly denied, and a status."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="roles")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100, blank=True, help_text="A label, e.g. networking or compute.")
     role_arn = models.CharField(max_length=2048, blank=True)
     session_duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds, 900-43200 (AWS).")
@@ -221,12 +210,9 @@ class ConnectionRole(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
+        default_related_name = "+"  # no org.<accessor>: reach them through connections
         ordering = ["connection", "created_at"]
         constraints = [
             models.UniqueConstraint(

@@ -12,6 +12,13 @@ transaction (so pages show progress and nothing holds a row lock across network 
 asked with no transaction open, and the result is written in a second transaction together with its
 audit event. Re-validating is always safe (the Celery task relies on it).
 
+Transactions: `do_add_role`, `do_delete_role` and both transactions of `do_validate_role` are durable
+(`transaction.atomic(durable=True)`): nothing calls them inside another transaction, and for a
+validation that is the point (no row lock may be held while the cloud is asked). Calling one inside a
+transaction raises instead of nesting silently. A page or the API asks for a validation through
+`services.do_request_role_validation`, which sends `tasks.validate_role_task` (that task imports this
+module, so the request cannot live here).
+
 Statuses: `invalid` = cannot be assumed, unsafe trust, or missing permissions; `drift` = usable but
 granted/denied permissions differ from the last validation that ended valid or drift; `expired` = the
 role is gone; `error` = the check itself could not complete (network, credentials, bad policy JSON),
@@ -150,7 +157,7 @@ def _clean(support: RoleSupport, connection: Connection, data: dict[str, Any]) -
     return {**dict.fromkeys(ROLE_COLUMNS), **fields}
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_add_role(
     connection: Connection,
     *,
@@ -206,7 +213,7 @@ def do_add_role(
     return role
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_role(role: ConnectionRole, *, actor: Any) -> None:
     """Remove a role from its connection (the cloud-side role is not touched)."""
     check(actor, Action.MANAGE_ROLES, role.connection)
@@ -249,7 +256,7 @@ def _previous_status(role: ConnectionRole) -> str:
 
 
 def _mark_validating(role: ConnectionRole) -> tuple[ConnectionRole, _Previous]:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = ConnectionRole.objects.select_for_update().select_related("connection", "connection__org", "org")
         locked_role = locked.get(pk=role.pk)
         previous = _Previous(
@@ -287,7 +294,7 @@ def _drift_message(changes: dict[str, dict[str, list[str]]]) -> str:
 
 
 def _record_outcome(role: ConnectionRole, outcome: RoleOutcome, previous: _Previous, *, actor: Any) -> ConnectionRole:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = (
             ConnectionRole.objects.select_for_update()
             .select_related("connection", "connection__org", "org")

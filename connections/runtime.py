@@ -238,6 +238,6 @@ def use_credentials(
         except Exception as exc:
             message = masking.mask(str(exc))[:1000]
             ConnectionUsage.objects.filter(pk__in=[u.usage.pk for u in (use, ref_use) if u]).update(
-                outcome=UsageOutcomeChoices.FAILURE, error=message
+                outcome=UsageOutcomeChoices.FAILURE, error=message, updated_at=timezone.now()
             )
             raise

@@ -3,6 +3,19 @@
 Each asks the policy module, changes state in one transaction (locking the row it changes), and
 writes one audit event in that transaction. Secret values enter here (create, rotate) and leave only
 through `connections.runtime.use_credentials`; nothing in this module returns or logs them.
+
+Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
+Durable: `do_create_connection`, `do_rotate_credentials`, `do_set_active`, `do_set_authorizations`,
+`do_rewrap_connection_secrets` (one row at a time, from a command). Plain `atomic`:
+`do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
+transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
+admin calls them inside its own transaction).
+
+Work done on a worker (a connection test, a role validation) is asked for with `do_request_*`: they
+check the policy and send the task with `core.queue.send_on_commit` (ids only, after the commit).
+They live here rather than next to the work (`verification.py`, `role_validation.py`) because
+`tasks.py` imports those modules to run it; imports go one way: pages and API -> services -> tasks
+-> verification, role_validation. Pages and API never call `.delay` themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,11 +36,13 @@ from accounts.choices import PLAN_ORDER, AuditAction, PlanChoices
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
 from core import crypto
+from core.queue import send_on_commit
 
 from .choices import ConnectionStatusChoices
-from .models import Connection, ConnectionAuthorization
+from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import ProviderValidationError, UnknownProvider, get_provider
 from .secrets import drop_placeholders, load_secrets, secret_context, store_secrets
+from .tasks import test_connection_task, validate_role_task
 
 
 class PlanLimitError(PermissionDenied):
@@ -36,6 +52,8 @@ class PlanLimitError(PermissionDenied):
 
 
 PLAN_LABELS = dict(PlanChoices.choices)
+
+
 def _errors(exc: ProviderValidationError, prefix: Callable[[str], str]) -> ValidationError:
     """Provider field errors keyed the way the API body is shaped (config.x / secrets.x)."""
     keyed: dict[str, list[str]] = {}
@@ -136,7 +154,7 @@ def _user(actor: Any) -> Any:
     return acting_user(actor)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_connection(
     org: Organization,
     *,
@@ -308,7 +326,7 @@ def _require_secrets_for_new_destination(
         raise ValidationError({f"secrets.{name}": [message] for name in missing})
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[str, Any]) -> Connection:
     """Replace secret fields (all or some); placeholders such as `***` mean "keep the stored value"."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -338,7 +356,7 @@ def do_rotate_credentials(connection: Connection, *, actor: Any, secrets: dict[s
     return connection
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_active(connection: Connection, *, actor: Any, active: bool) -> Connection:
     """Activate or deactivate. A deactivated connection is never selected or used."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -400,7 +418,7 @@ def do_revoke_environment(connection: Connection, environment: Environment, *, a
     return True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_authorizations(connection: Connection, environments: Iterable[str], *, actor: Any) -> list[str]:
     """Make the authorized set exactly `environments` (slugs); returns the resulting slugs."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
@@ -532,7 +550,7 @@ def do_delete_connection(connection: Connection, *, actor: Any) -> DeletionPrevi
 # --- Key-ring rotation ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) -> bool:
     """Re-wrap one connection's data key to the ring's primary key (the platform acts, as "system").
 
@@ -556,3 +574,29 @@ def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) ->
         details={"old_key_id": old_kid, "new_key_id": ring.primary.kid},
     )
     return True
+
+
+# --- Work done on a worker: tests and role validations --------------------------------------------
+
+
+def _user_id(actor: Any) -> int | None:
+    """The id the task re-reads its actor from (None: the platform); a message carries ids only."""
+    user = acting_user(actor)
+    return user.pk if user is not None else None
+
+
+def do_request_connection_test(connection: Connection, *, actor: Any) -> AsyncResult:
+    """Ask for a test of the connection (the Test button, the API): `test_connection_task`, sent on commit.
+
+    Changes nothing itself: the task runs `verification.run_check`, which re-checks the policy and saves
+    the result. In eager mode the test has run when this returns (see `core.queue.send_on_commit`).
+    """
+    check(actor, Action.TEST_CONNECTION, connection)
+    return send_on_commit(test_connection_task, str(connection.pk), actor_user_id=_user_id(actor))
+
+
+def do_request_role_validation(role: ConnectionRole, *, actor: Any) -> AsyncResult:
+    """Ask for a validation of the role: `validate_role_task`, sent on commit (it runs
+    `role_validation.do_validate_role`, which re-checks the policy). Eager mode: done on return."""
+    check(actor, Action.MANAGE_ROLES, role.connection)
+    return send_on_commit(validate_role_task, role.pk, _user_id(actor))

@@ -1,6 +1,7 @@
 """Celery tasks for connections. Messages carry ids only, never a secret; every task is idempotent
 (re-running a check, a chunk or a role validation just records a fresher result), so retries and
-redeliveries are safe.
+redeliveries are safe. Pages and the API ask for a test or a validation through
+`services.do_request_connection_test` / `do_request_role_validation`, which send these after the commit.
 
 Role validation: the task re-reads the role and the acting user. Network trouble is saved on the role
 as `error` and, on a worker, raised as `RoleValidationUnavailable` (a ConnectionError) so Celery retries

@@ -3,7 +3,11 @@
 `run_check` is what the Celery task (and so the API's Test button and the hourly sweep) executes:
 it gets the credentials through `use_credentials` (audited, masked), asks the provider module to
 check them, and saves the outcome with `do_record_check_result`, which also raises an alert when a
-connection turns unhealthy. Nothing here runs in the web request's own code path.
+connection turns unhealthy. Nothing here runs in the web request's own code path (pages and the API
+ask for a test through `services.do_request_connection_test`, which sends the task).
+
+`do_record_check_result` is durable (`transaction.atomic(durable=True)`): a check runs outside any
+transaction, so the result and its audit event are committed before the alert is delivered.
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
     return outcome
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, actor: Any) -> Connection:
     """Save a check result on the connection (status error on failure, active on success), audit it,
     and alert when the connection changes to failing."""

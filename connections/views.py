@@ -11,11 +11,9 @@ and never read a secret: they show which secrets are set by fingerprint only.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import django_filters
-from celery.result import EagerResult
+from celery.result import AsyncResult, EagerResult
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -33,8 +31,9 @@ from accounts.policy import Action
 from connections.secrets import is_placeholder
 
 from . import services
-from .choices import ConnectionStatusChoices, HealthStatusChoices
-from .filtersets import ConnectionFilterSet
+from .choices import HealthStatusChoices
+from .display import DISPLAY, auth_method_label, display_for
+from .filtersets import ConnectionPageFilterSet
 from .forms import (
     MODE_CREATE,
     MODE_EDIT,
@@ -48,11 +47,10 @@ from .forms import (
     initial_from_connection,
 )
 from .models import Connection, ConnectionAuthorization, ConnectionRole
-from .providers import CATEGORY_LABELS, PROVIDER_CHOICES, REGISTRY, Provider
+from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
-from .tasks import test_connection_task, validate_role_task
 from .trust import trust_policy_for
 
 PAGE_SIZE = 24
@@ -61,63 +59,7 @@ RECENT_USAGE = 5
 NAV_SECTION = "connections"
 
 
-# --- Provider presentation ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProviderDisplay:
-    """How a provider looks on a card: its icon (inline SVG or a monogram) on its brand colour, with
-    the text colour that reads best on it (brand colours range from Docker blue to AWS orange)."""
-
-    code: str
-    label: str
-    icon: str
-    icon_is_svg: bool
-    color: str
-    text_color: str
-
-
-def _relative_luminance(hex_color: str) -> float:
-    value = hex_color.lstrip("#")
-    if len(value) == 3:
-        value = "".join(c * 2 for c in value)
-    try:
-        channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    except ValueError:
-        return 0.0
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _text_color(background: str) -> str:
-    """White or near-black, whichever contrasts more with `background` (WCAG contrast ratio)."""
-    luminance = _relative_luminance(background)
-    dark = 0.0116  # #111827
-    on_white = 1.05 / (luminance + 0.05)
-    on_dark = (luminance + 0.05) / (dark + 0.05)
-    return "#ffffff" if on_white >= on_dark else "#111827"
-
-
-def provider_display(spec: Provider) -> ProviderDisplay:
-    icon = spec.icon or spec.label[:2].upper()
-    color = spec.color or "#64748b"
-    return ProviderDisplay(spec.code, spec.label, icon, icon.lstrip().startswith("<svg"), color, _text_color(color))
-
-
-DISPLAY: dict[str, ProviderDisplay] = {code: provider_display(spec) for code, spec in REGISTRY.items()}
-
-
-def display_for(code: str) -> ProviderDisplay:
-    """A provider's display, or a neutral one for a row whose provider left the registry."""
-    return DISPLAY.get(code) or ProviderDisplay(code, code, code[:3].upper(), False, "#64748b", "#ffffff")
-
-
-def auth_method_label(spec: Provider | None, code: str) -> str:
-    if spec is not None:
-        for method in spec.auth_methods:
-            if method.code == code:
-                return method.label
-    return code
+# --- Plan limits on the provider cards ------------------------------------------------------------
 
 
 def plan_needed(org: Any, spec: Provider) -> tuple[str, str] | None:
@@ -198,6 +140,13 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
             connection_queryset(view), action=self.connection_action, name=view.kwargs["connection_name"]
         )
 
+    def service_target(self) -> Any:
+        return self.connection
+
+    def get_success_url(self, result: Any = None) -> str:
+        """After a change, back to the connection's page."""
+        return self.detail_url()
+
     def connection_perms(self) -> dict[str, bool]:
         view: Any = self
         return {
@@ -226,23 +175,6 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
 
 
 # --- The connections page -------------------------------------------------------------------------
-
-
-class ConnectionPageFilterSet(ConnectionFilterSet):
-    """The API's connection filters, with single-choice provider and status selects for the page.
-
-    Values stay in the URL (a GET form), so a filtered view can be bookmarked and works without script.
-    """
-
-    q = django_filters.CharFilter(
-        method="search",
-        label="Search",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Part of the name", "autocomplete": "off"}),
-    )
-    provider = django_filters.ChoiceFilter(choices=PROVIDER_CHOICES, empty_label="All providers", label="Provider")
-    status = django_filters.ChoiceFilter(
-        choices=ConnectionStatusChoices.choices, empty_label="Any status", label="Status"
-    )
 
 
 FILTER_FORM_FIELDS = ("q", "provider", "status")
@@ -321,6 +253,7 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
     template_name = "connections/connection_form.html"
     required_action = Action.MANAGE_CONNECTIONS
     nav_section = NAV_SECTION
+    service = staticmethod(services.do_create_connection)
 
     def resolve_objects(self) -> None:
         try:
@@ -363,26 +296,26 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
         )
         return context
 
-    def form_valid(self, form: ConnectionForm) -> HttpResponse:
-        ok, connection = self.run_service(
-            form,
-            services.do_create_connection,
-            self.org,
-            name=form.cleaned_data["name"],
-            provider=self.spec.code,
-            auth_method=self.auth_method,
-            config=form.config_data(),
-            secrets=form.secret_data(),
-            environments=form.cleaned_data["environments"],
-            description=form.cleaned_data["description"],
-        )
-        if not ok:
-            return self.form_invalid(form)
-        message = f"Connection “{connection.name}” created."
-        if connection.external_id:
+    def service_arguments(self, form: ConnectionForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        data = form.cleaned_data
+        return (self.org,), {
+            "name": data["name"],
+            "provider": self.spec.code,
+            "auth_method": self.auth_method,
+            "config": form.config_data(),
+            "secrets": form.secret_data(),
+            "environments": data["environments"],
+            "description": data["description"],
+        }
+
+    def get_success_message(self, form: ConnectionForm, result: Connection) -> str:
+        message = f"Connection “{result.name}” created."
+        if result.external_id:
             message += " Put its External ID in your role's trust policy (below), then add the role."
-        messages.success(self.request, message)
-        return HttpResponseRedirect(self.org_url("connection_detail", connection_name=connection.name))
+        return message
+
+    def get_success_url(self, result: Any = None) -> str:
+        return self.org_url("connection_detail", connection_name=result.name)
 
 
 # --- Detail and its actions -----------------------------------------------------------------------
@@ -439,16 +372,27 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
         return context
 
 
-class ConnectionTestView(ConnectionObjectMixin, OrgFormView):
-    """POST only: run the connection's check (a task, eager by default) and show its saved result."""
+class ConnectionActionMixin(ConnectionObjectMixin):
+    """A POST-only button on the connection's page (test, activate, a role's validate and delete). It
+    has no page of its own: a refusal becomes messages, and every outcome returns to the connection."""
 
-    form_class = ConfirmForm
+    form_class: Any = ConfirmForm
     http_method_names = ["post"]
     nav_section = NAV_SECTION
-    connection_action = Action.TEST_CONNECTION
 
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        result = test_connection_task.delay(str(self.connection.pk), actor_user_id=self.actor.pk)
+    def service_failed(self, form: forms.Form) -> HttpResponse:
+        for error in form.non_field_errors():
+            messages.error(self.request, error)  # type: ignore[attr-defined]
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ConnectionTestView(ConnectionActionMixin, OrgFormView):
+    """POST only: run the connection's check (a task, eager by default) and show its saved result."""
+
+    connection_action = Action.TEST_CONNECTION
+    service = staticmethod(services.do_request_connection_test)
+
+    def service_succeeded(self, form: ConfirmForm, result: AsyncResult) -> HttpResponse:
         # Only an eagerly run task has finished here; a queued one may have no result backend to ask.
         if not isinstance(result, EagerResult):
             messages.info(self.request, "The test has started; reload this page in a moment for its result.")
@@ -463,24 +407,16 @@ class ConnectionTestView(ConnectionObjectMixin, OrgFormView):
         return HttpResponseRedirect(self.detail_url())
 
 
-class ConnectionSetActiveView(ConnectionObjectMixin, OrgFormView):
+class ConnectionSetActiveView(ConnectionActionMixin, OrgFormView):
     """POST only: activate or deactivate (a deactivated connection is never selected nor used)."""
 
     form_class = SetActiveForm
-    http_method_names = ["post"]
-    nav_section = NAV_SECTION
     connection_action = Action.MANAGE_CONNECTIONS
+    service = staticmethod(services.do_set_active)
 
-    def form_valid(self, form: SetActiveForm) -> HttpResponse:
-        active = form.cleaned_data["active"]
-        ok, connection = self.run_service(form, services.do_set_active, self.connection, active=active)
-        if ok:
-            word = "activated" if active else "deactivated"
-            messages.success(self.request, f"Connection “{connection.name}” {word}.")
-        else:
-            for error in form.non_field_errors():
-                messages.error(self.request, error)
-        return HttpResponseRedirect(self.detail_url())
+    def get_success_message(self, form: SetActiveForm, result: Connection) -> str:
+        word = "activated" if form.cleaned_data["active"] else "deactivated"
+        return f"Connection “{result.name}” {word}."
 
     def form_invalid(self, form: SetActiveForm) -> HttpResponse:
         messages.error(self.request, "Choose to activate or deactivate the connection.")
@@ -493,6 +429,8 @@ class ConnectionEditView(ConnectionObjectMixin, OrgFormView):
     template_name = "connections/connection_edit.html"
     nav_section = NAV_SECTION
     connection_action = Action.MANAGE_CONNECTIONS
+    service = staticmethod(services.do_update_connection)
+    success_message = "Connection “{result.name}” saved."
 
     def get_form_class(self) -> type[ConnectionForm]:
         return connection_form_class(self.connection.provider, self.connection.auth_method, MODE_EDIT)
@@ -503,20 +441,15 @@ class ConnectionEditView(ConnectionObjectMixin, OrgFormView):
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "org": self.org, "exclude": self.connection}
 
-    def form_valid(self, form: ConnectionForm) -> HttpResponse:
-        ok, connection = self.run_service(
-            form,
-            services.do_update_connection,
-            self.connection,
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"],
-            config=form.config_data(),
-            secrets=form.secret_data(),
-        )
-        if not ok:
-            return self.form_invalid(form)
-        messages.success(self.request, f"Connection “{connection.name}” saved.")
-        return HttpResponseRedirect(self.detail_url(connection))
+    def service_arguments(self, form: ConnectionForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        data = form.cleaned_data
+        config = form.config_data()
+        secrets = form.secret_data()  # only there to re-confirm a moved destination (do_update_connection)
+        kwargs = {"name": data["name"], "description": data["description"], "config": config, "secrets": secrets}
+        return (self.connection,), kwargs
+
+    def get_success_url(self, result: Any = None) -> str:
+        return self.detail_url(result)  # under its new name, if it was renamed
 
 
 class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
@@ -525,6 +458,7 @@ class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
     template_name = "connections/connection_rotate.html"
     nav_section = NAV_SECTION
     connection_action = Action.MANAGE_CONNECTIONS
+    service = staticmethod(services.do_rotate_credentials)
 
     def get_form_class(self) -> type[ConnectionForm]:
         return connection_form_class(self.connection.provider, self.connection.auth_method, MODE_ROTATE)
@@ -532,16 +466,18 @@ class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "org": self.org}
 
-    def form_valid(self, form: ConnectionForm) -> HttpResponse:
-        # Send every field, blank included: the service keeps a blank or placeholder value as stored.
-        secrets = {name: form.cleaned_data.get(name) or "" for name in form.secret_names}
-        ok, connection = self.run_service(form, services.do_rotate_credentials, self.connection, secrets=secrets)
-        if not ok:
-            return self.form_invalid(form)
-        rotated = [name for name, value in secrets.items() if value and not is_placeholder(value)]
+    @staticmethod
+    def sent_secrets(form: ConnectionForm) -> dict[str, str]:
+        """Every secret field, blank included: the service keeps a blank or placeholder value as stored."""
+        return {name: form.cleaned_data.get(name) or "" for name in form.secret_names}
+
+    def service_arguments(self, form: ConnectionForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.connection,), {"secrets": self.sent_secrets(form)}
+
+    def get_success_message(self, form: ConnectionForm, result: Connection) -> str:
+        rotated = [name for name, value in self.sent_secrets(form).items() if value and not is_placeholder(value)]
         labels = ", ".join(form.spec_field(name).label for name in rotated)
-        messages.success(self.request, f"Credentials of “{connection.name}” rotated: {labels}.")
-        return HttpResponseRedirect(self.detail_url())
+        return f"Credentials of “{result.name}” rotated: {labels}."
 
 
 class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
@@ -551,6 +487,7 @@ class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
     form_class = AuthorizationsForm
     nav_section = NAV_SECTION
     connection_action = Action.MANAGE_CONNECTIONS
+    service = staticmethod(services.do_set_authorizations)
 
     def get_initial(self) -> dict[str, Any]:
         slugs = self.connection.authorizations.values_list("environment__slug", flat=True)
@@ -563,15 +500,12 @@ class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
             "taken": taken_environments(self.org, self.connection.provider, exclude=self.connection),
         }
 
-    def form_valid(self, form: AuthorizationsForm) -> HttpResponse:
-        ok, slugs = self.run_service(
-            form, services.do_set_authorizations, self.connection, form.cleaned_data["environments"]
-        )
-        if not ok:
-            return self.form_invalid(form)
-        where = ", ".join(slugs) if slugs else "no environment"
-        messages.success(self.request, f"“{self.connection.name}” is now authorized for {where}.")
-        return HttpResponseRedirect(self.detail_url())
+    def service_arguments(self, form: AuthorizationsForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.connection, form.cleaned_data["environments"]), {}
+
+    def get_success_message(self, form: AuthorizationsForm, result: list[str]) -> str:
+        where = ", ".join(result) if result else "no environment"
+        return f"“{self.connection.name}” is now authorized for {where}."
 
 
 class ConnectionUsageView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
@@ -594,18 +528,16 @@ class ConnectionDeleteView(ConnectionObjectMixin, OrgFormView):
     form_class = ConfirmForm
     nav_section = NAV_SECTION
     connection_action = Action.MANAGE_CONNECTIONS
-    success_url_name = "connection_list"
+    service = staticmethod(services.do_delete_connection)
+    success_message = "Connection “{view.connection.name}” deleted."
+
+    def get_success_url(self, result: Any = None) -> str:
+        return self.org_url("connection_list")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["preview"] = services.deletion_preview(self.connection, actor=self.actor)
         return context
-
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        ok, _ = self.run_service(form, services.do_delete_connection, self.connection)
-        if not ok:
-            return self.form_invalid(form)
-        return self.succeed(f"Connection “{self.connection.name}” deleted.")
 
 
 # --- Selection explainer --------------------------------------------------------------------------
@@ -671,6 +603,8 @@ class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):
     template_name = "connections/role_form.html"
     nav_section = NAV_SECTION
     connection_action = Action.MANAGE_ROLES
+    service = staticmethod(do_add_role)
+    success_message = "Role “{result}” added. Validate it to check its trust and permissions."
 
     def resolve_objects(self) -> None:
         super().resolve_objects()
@@ -680,18 +614,8 @@ class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):
     def get_form(self, form_class: Any = None) -> RoleForm:
         return RoleForm(**self.get_form_kwargs(), support=role_support_for(self.connection))
 
-    def form_valid(self, form: RoleForm) -> HttpResponse:
-        ok, role = self.run_service(form, do_add_role, self.connection, **form.cleaned_data)
-        if not ok:
-            return self.form_invalid(form)
-        messages.success(self.request, f"Role “{role}” added. Validate it to check its trust and permissions.")
-        return HttpResponseRedirect(self.detail_url())
 
-
-class ConnectionRoleActionMixin(ConnectionObjectMixin):
-    form_class = ConfirmForm
-    http_method_names = ["post"]
-    nav_section = NAV_SECTION
+class ConnectionRoleActionMixin(ConnectionActionMixin):
     connection_action = Action.MANAGE_ROLES
     role: ConnectionRole
 
@@ -700,12 +624,16 @@ class ConnectionRoleActionMixin(ConnectionObjectMixin):
         view: Any = self
         self.role = get_object_or_404(ConnectionRole, connection=self.connection, pk=view.kwargs["pk"])
 
+    def service_target(self) -> ConnectionRole:
+        return self.role
+
 
 class ConnectionRoleValidateView(ConnectionRoleActionMixin, OrgFormView):
     """POST only: validate a role (a Celery task, eager by default) and show the outcome."""
 
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        result = validate_role_task.delay(self.role.pk, self.actor.pk)
+    service = staticmethod(services.do_request_role_validation)
+
+    def service_succeeded(self, form: ConfirmForm, result: AsyncResult) -> HttpResponse:
         if not isinstance(result, EagerResult):
             messages.info(self.request, "Validation has started; reload this page in a moment for its result.")
         else:
@@ -719,8 +647,5 @@ class ConnectionRoleValidateView(ConnectionRoleActionMixin, OrgFormView):
 class ConnectionRoleDeleteView(ConnectionRoleActionMixin, OrgFormView):
     """POST only: remove a role from the connection (the role in the cloud is not touched)."""
 
-    def form_valid(self, form: ConfirmForm) -> HttpResponse:
-        ok, _ = self.run_service(form, do_delete_role, self.role)
-        if ok:
-            messages.success(self.request, f"Role “{self.role}” removed.")
-        return HttpResponseRedirect(self.detail_url())
+    service = staticmethod(do_delete_role)
+    success_message = "Role “{view.role}” removed."

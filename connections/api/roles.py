@@ -6,8 +6,9 @@ policy module (`OrgScopedMixin`), and every write goes through a service in
 VIEW (every member); add, validate and delete need MANAGE_ROLES (provisioner, admin, or a per-object
 grant on the connection, which is why writes are checked against the connection rather than the org).
 
-Validation runs as the Celery task `validate_role_task`: eagerly by default, so the response carries
-the new status (200); with a broker the task is queued and the response is 202 with the role as it is.
+Validation runs as the Celery task `validate_role_task`, asked for through
+`services.do_request_role_validation`: eagerly by default, so the response carries the new status
+(200); with a broker the task is queued and the response is 202 with the role as it is.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from accounts.actors import split_actor
 from accounts.api.permissions import OrgScopedMixin
 from accounts.policy import Action
 
 from ..models import Connection, ConnectionRole
 from ..role_validation import do_add_role, do_delete_role
-from ..tasks import validate_role_task
+from ..services import do_request_role_validation
 from .serializers import ApiErrorSerializer
 
 ERRORS = {
@@ -190,8 +190,7 @@ class ConnectionRoleViewSet(
     def validate(self, request: Request, org_slug: str, name: str, pk: int) -> Response:
         """Validate the role now: assume it, check its trust policy and permissions (see the role's status)."""
         role = self._writable_role()
-        user, _ = split_actor(self.actor)
-        result = validate_role_task.delay(role.pk, user.pk if user is not None else None)
+        result = do_request_role_validation(role, actor=self.actor)
         queued = not isinstance(result, EagerResult)
         return self._represent(role, status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
 

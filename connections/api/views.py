@@ -25,7 +25,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.actors import split_actor
 from accounts.api.permissions import OrgScopedMixin
 from accounts.models import Environment
 from accounts.policy import Action
@@ -36,7 +35,6 @@ from ..filtersets import ConnectionFilterSet
 from ..models import Connection, ConnectionAuthorization
 from ..providers import REGISTRY, UnknownProvider, get_provider
 from ..runtime import SelectionError, select_connection
-from ..tasks import test_connection_task
 from ..trust import trust_policy_for
 from . import serializers as s
 
@@ -196,8 +194,7 @@ class ConnectionViewSet(
         """Test the credentials against the provider (users and up). Runs as a Celery task; with the
         default eager mode the saved result (health, last error, duration) comes back at once."""
         connection = self.get_object()
-        user, _ = split_actor(self.actor)
-        result = test_connection_task.delay(str(connection.pk), actor_user_id=user.pk)
+        result = services.do_request_connection_test(connection, actor=self.actor)
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             return Response({"status": "queued", "task_id": result.id}, status=status.HTTP_202_ACCEPTED)
         return self._represent(connection)

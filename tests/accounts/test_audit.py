@@ -120,6 +120,15 @@ def test_audit_event_in_same_transaction_rolls_back_with_change(org, members):
     assert not AuditEvent.objects.filter(org=org).exists()
 
 
+def test_durable_service_refuses_a_callers_transaction(org, members):
+    """A durable do_* has committed when it returns, so it will not run inside someone else's transaction."""
+    env = Environment.objects.get(org=org, slug="staging")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.do_update_environment(env, actor=members["admin"], name="Renamed")
+    assert Environment.objects.get(pk=env.pk).name == "Staging"
+    assert not AuditEvent.objects.filter(org=org).exists()
+
+
 def test_secretish_details_are_redacted(org):
     with transaction.atomic():
         event = record_event(

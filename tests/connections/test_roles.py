@@ -16,6 +16,7 @@ import boto3
 import pytest
 from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM
@@ -339,6 +340,15 @@ def test_expired_after_deleting_the_role(aws_connection, members, iam) -> None:
     assert role.granted_permissions == []
 
 
+def test_validation_refuses_to_run_inside_a_transaction(aws_connection, members) -> None:
+    """No row lock may be held while the cloud is asked: validating inside a transaction raises."""
+    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tx")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        validate(role, members)
+    role.refresh_from_db()
+    assert role.status == Status.PENDING
+
+
 def test_access_key_connection_assumes_with_its_own_key(org, members, make_connection, iam) -> None:
     connection = make_connection(org, "aws", auth_method="access_key", name="aws-keys")
     arn = create_iam_role(iam, "tf-keys", trust_policy(None), managed={"s3": allow("s3:*")})
@@ -618,6 +628,22 @@ def test_api_queued_validation_answers_202(api_as, aws_connection, members, monk
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
     assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
+
+
+def test_queued_validation_is_sent_after_the_commit(
+    api_as, aws_connection, members, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """With a broker, the message leaves when the transaction commits (never for a rolled-back one)."""
+    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
+    sent: list[tuple] = []
+    monkeypatch.setitem(validate_role_task.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(validate_role_task, "apply_async", lambda args, kwargs, task_id: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api_as("provisioner").post(roles_url(aws_connection, role.pk, "validate"))
+        assert sent == []  # nothing before the commit
+    assert response.status_code == 202 and len(callbacks) == 1
+    assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
+    assert response.json()["status"] == "pending"
 
 
 def test_api_schema_documents_the_role_endpoints(api_as) -> None:

@@ -105,6 +105,14 @@ def test_one_connection_per_environment_and_provider(org, members, make_connecti
     assert not Connection.objects.filter(name="aws-other").exists()  # whole create rolled back
 
 
+def test_durable_services_refuse_a_callers_transaction(org, members, make_connection):
+    """Durable do_* have committed when they return; inside someone else's transaction they raise instead."""
+    conn = make_connection(org, "github", name="gh-durable", environments=("development",))
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.do_set_authorizations(conn, ["staging"], actor=members["admin"])
+    assert list(conn.authorizations.values_list("environment__slug", flat=True)) == ["development"]
+
+
 def test_database_constraint_backs_the_rule(org, members, make_connection):
     dev = Environment.objects.get(org=org, slug="development")
     a = make_connection(org, "aws", name="aws-a", environments=("development",))

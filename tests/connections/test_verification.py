@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from accounts.models import AuditEvent, Notification
-from connections import services
+from connections import services, tasks
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
 from tests.fakes.moto_server import moto, moto_server  # noqa: F401
@@ -48,6 +48,25 @@ def test_failed_check_sets_error_and_alerts_once(api_as, aws, members):
     services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
     body = api_as("user").post(URL.format(name="aws-dev")).json()
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
+
+
+def test_queued_test_is_sent_after_the_commit(
+    api_as, aws, members, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """With a broker, the API answers 202 with the task id, and the message (ids only) leaves on commit."""
+    sent = []
+    monkeypatch.setitem(tasks.test_connection_task.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(
+        tasks.test_connection_task, "apply_async", lambda args, kwargs, task_id: sent.append((args, kwargs, task_id))
+    )
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api_as("user").post(URL.format(name="aws-dev"))
+        assert sent == []  # nothing before the commit
+    assert response.status_code == 202 and len(callbacks) == 1
+    assert response.json() == {"status": "queued", "task_id": sent[0][2]}
+    assert sent == [((str(aws.pk),), {"actor_user_id": members["user"].pk}, sent[0][2])]
+    assert Connection.objects.get(pk=aws.pk).last_checked_at is None  # not run here
 
 
 def test_test_permissions(api_as, aws, other_org):
