@@ -55,4 +55,6 @@ def actor_label(actor: Any) -> tuple[str, str]:
         return ActorTypeChoices.TOKEN, f"{user.email} (token {token.prefix}…)"
     if user is not None:
         return ActorTypeChoices.USER, user.email
+    if getattr(actor, "is_anonymous", False):  # a signed-out request (failed login, password reset request)
+        return ActorTypeChoices.ANONYMOUS, "anonymous"
     return ActorTypeChoices.SYSTEM, "system"

@@ -29,6 +29,20 @@ _SAFE_KEYS = {"token_id", "token_name", "token_prefix", "role_cap", "secret_fiel
 
 
 
+# login hardening: the org-less chain has no row to lock, and anonymous requests (failed logins) append to
+# it concurrently; the unique (org, seq) constraint does not hold for NULL org, so it must be serialized.
+PLATFORM_CHAIN_LOCK = 0x6175646974  # an arbitrary, fixed pg_advisory_xact_lock key ("audit")
+
+
+def _lock_platform_chain() -> None:
+    """Serialize appends to the org-less chain until the transaction ends (PostgreSQL: an advisory
+    transaction lock; SQLite already serializes writers, its transactions start IMMEDIATE)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PLATFORM_CHAIN_LOCK])
+
+
 class AuditWriteError(ServiceUnavailable):
     """The audit row could not be written; the change it records must not happen (the API answers 503)."""
 
@@ -68,6 +82,8 @@ def record_event(
         if org is not None:
             # Serialize appends to one chain: concurrent writers wait here instead of forking it.
             Organization.objects.select_for_update().filter(pk=org.pk).values_list("pk", flat=True).first()
+        else:
+            _lock_platform_chain()
         last = AuditEvent.objects.filter(org=org).order_by("-seq").values("seq", "hash").first()
         event = AuditEvent(
             org=org,

@@ -32,6 +32,7 @@ class ActorTypeChoices(models.TextChoices):
     USER = "user", "User"
     TOKEN = "token", "API token"
     SYSTEM = "system", "System"
+    ANONYMOUS = "anonymous", "Anonymous"  # login hardening: a signed-out request (failed login, reset request)
 
 
 class AuditAction(models.TextChoices):
@@ -75,3 +76,14 @@ class AuditAction(models.TextChoices):
     OIDC_KEY_ROTATED = "oidc_key.rotated", "OIDC signing key rotated"
     OIDC_KEY_RETIRED = "oidc_key.retired", "OIDC signing key retired"
     OIDC_KEY_REWRAPPED = "oidc_key.rewrapped", "OIDC signing key re-wrapped"
+    # --- login hardening: authentication (platform-level events, org=None; see accounts/authn/services.py)
+    AUTH_LOGIN_FAILED = "auth.login_failed", "Login failed"
+    AUTH_LOCKED_OUT = "auth.locked_out", "Login attempts held (lockout or delay)"
+    AUTH_PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    AUTH_PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
+    AUTH_PASSWORD_RESET_COMPLETED = "auth.password_reset_completed", "Password reset completed"
+    AUTH_TWO_FACTOR_ENABLED = "auth.two_factor_enabled", "Two-factor authentication turned on"
+    AUTH_TWO_FACTOR_DISABLED = "auth.two_factor_disabled", "Two-factor authentication turned off"
+    AUTH_RECOVERY_CODE_USED = "auth.recovery_code_used", "Recovery code used"
+    ORG_SECURITY_UPDATED = "org.security_updated", "Organization security settings changed"
+    # --- end login hardening

@@ -1,4 +1,5 @@
-"""django-axes lockout responses: the API's JSON error shape for /api/, a page for everything else."""
+"""Answers to a held login attempt: the API's JSON error shape for /api/, a page for everything else,
+both 429 with Retry-After. Also the callables django-axes is configured with (settings AXES_*)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,29 @@ from django.shortcuts import render
 
 from core.api.errors import json_error_view
 
-LOCKOUT_MESSAGE = "Too many failed login attempts; try again later."
+from .authn import limits
+
+LOCKOUT_MESSAGE = limits.LOCKOUT_MESSAGE
+
+
+def refusal_response(request: HttpRequest, refusal: limits.Refusal) -> HttpResponse:
+    """429 with Retry-After, in the shape the caller reads (JSON under /api/, else the page)."""
+    if request.path.startswith("/api/"):
+        response = json_error_view(429, "throttled", refusal.message)
+    else:
+        context = {"message": refusal.message, "retry_after": refusal.retry_after}
+        response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def lockout_response(
     request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return json_error_view(429, "throttled", LOCKOUT_MESSAGE)
-    return render(request, "registration/locked_out.html", {"message": LOCKOUT_MESSAGE}, status=429)
+    """AXES_LOCKOUT_CALLABLE: django-axes flagged this request (the pair reached its limit)."""
+    email = lockout_username(request, credentials) or ""
+    wait = limits.account_address_wait(request, email) or 1
+    return refusal_response(request, limits.Refusal(limits.Scope.ACCOUNT_ADDRESS, wait))
 
 
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
@@ -27,4 +42,4 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None = 
     have no request.POST, so the token view also sets `request.login_email`.
     """
     value = (credentials or {}).get("username") or getattr(request, "login_email", None) or request.POST.get("username")
-    return str(value).strip().lower() if value else None
+    return limits.normalize_email(value) or None

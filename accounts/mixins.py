@@ -11,6 +11,7 @@ service's `ValidationError` into form errors instead of a 500, and an audit fail
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -23,6 +24,7 @@ from django.urls import reverse
 from django.views.generic import FormView
 
 from .audit import AuditWriteError
+from .authn import twofactor
 from .forms import apply_service_errors
 from .models import Organization
 from .policy import Action, can, check, role_in
@@ -80,12 +82,20 @@ class OrgPageMixin(LoginRequiredMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.org = self.get_org()
+        if unmet := twofactor.requirement_unmet(request, self.org):  # login hardening: the org requires 2FA
+            return self.two_factor_redirect(unmet)
         # Shared with the layout (also on the 403 page), so its navigation asks nothing twice.
         self.org_perms = request.org_perms = OrgPermissions(self.actor, self.org)
         check(self.actor, self.get_required_action(), self.org)
         self.role = role_in(self.actor, self.org)
         self.resolve_objects()
         return super().dispatch(request, *args, **kwargs)
+
+    def two_factor_redirect(self, unmet: str) -> HttpResponseRedirect:
+        """An admin of an organization requiring two-factor: enrol first, or verify this session."""
+        target = "two_factor_setup" if unmet == twofactor.ENROL else "login_verify"
+        messages.warning(self.request, f"{self.org.name} requires two-factor authentication for admins.")
+        return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': self.request.get_full_path()})}")
 
     def resolve_objects(self) -> None:
         """Hook: load the page's objects (e.g. with `get_org_object`) once the organization is checked."""

@@ -101,6 +101,10 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     plan = models.CharField(max_length=20, choices=PlanChoices.choices, default=PlanChoices.FREE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # login hardening: admins must use two-factor authentication in this organization
+    require_admin_2fa = models.BooleanField(
+        default=False, help_text="Admins must sign in with two-factor authentication to act in this organization."
+    )
 
     objects = RestrictedQuerySet.as_manager()
     org_field = ""

@@ -40,6 +40,7 @@ class Action(StrEnum):
     MANAGE_TOKENS = "manage_tokens"
     READ_AUDIT = "read_audit"
     CREATE_OWN_TOKEN = "create_own_token"
+    MANAGE_SECURITY = "manage_security"  # login hardening: e.g. require two-factor of the organization's admins
 
 
 # The role table: the lowest role that may perform each action (roles are cumulative).
@@ -58,6 +59,7 @@ MIN_ROLE: dict[Action, str] = {
     Action.MANAGE_PLAN: RoleChoices.ADMIN,
     Action.MANAGE_TOKENS: RoleChoices.ADMIN,
     Action.READ_AUDIT: RoleChoices.ADMIN,
+    Action.MANAGE_SECURITY: RoleChoices.ADMIN,
 }
 
 # Per-object grants: (model label, action) -> guardian permission ("app.codename"). Apps add their own.

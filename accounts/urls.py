@@ -8,20 +8,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .authn import views as authn_views
 
 auth_patterns = [
-    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/", authn_views.LoginView.as_view(), name="login"),
+    path("login/verify/", authn_views.LoginVerifyView.as_view(), name="login_verify"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/", authn_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        authn_views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
-    path("password-change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password-change/", authn_views.PasswordChangeView.as_view(), name="password_change"),
     path("password-change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("account/two-factor/", authn_views.TwoFactorView.as_view(), name="two_factor"),
+    path("account/two-factor/setup/", authn_views.TwoFactorSetupView.as_view(), name="two_factor_setup"),
+    path("account/two-factor/disable/", authn_views.TwoFactorDisableView.as_view(), name="two_factor_disable"),
 ]
 
 org_patterns = [
@@ -46,6 +51,7 @@ org_patterns = [
     path("o/<slug:org_slug>/tokens/new/", views.TokenCreateView.as_view(), name="token_create"),
     path("o/<slug:org_slug>/tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token_revoke"),
     path("o/<slug:org_slug>/audit/", views.AuditListView.as_view(), name="audit_list"),
+    path("o/<slug:org_slug>/security/", authn_views.OrgSecurityView.as_view(), name="org_security"),
     path(
         "o/<slug:org_slug>/alerts/<int:pk>/dismiss/",
         views.NotificationDismissView.as_view(),

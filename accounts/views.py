@@ -27,10 +27,8 @@ from .choices import AuditAction
 from .filtersets import AuditPageFilterSet
 from .forms import (
     ConfirmForm,
-    EmailAuthenticationForm,
     EnvironmentCreateForm,
     EnvironmentEditForm,
-    InvitePasswordResetForm,
     MemberAddForm,
     MemberRoleForm,
     TokenCreateForm,
@@ -43,14 +41,7 @@ AUDIT_PAGE_SIZE = 50
 RECENT_AUDIT_EVENTS = 10
 
 
-# --- Authentication -------------------------------------------------------------------------------
-
-
-class LoginView(auth_views.LoginView):
-    """Django's login with the email-labelled form; signed-in users go straight home."""
-
-    authentication_form = EmailAuthenticationForm
-    redirect_authenticated_user = True
+# --- Authentication (sign-in, passwords and two-factor: accounts/authn/views.py) -----------------
 
 
 class LogoutView(auth_views.LogoutView):
@@ -60,10 +51,6 @@ class LogoutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You have been signed out.")
         return response
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    form_class = InvitePasswordResetForm
 
 
 # --- Home -----------------------------------------------------------------------------------------

@@ -75,6 +75,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    # --- login hardening: two-factor devices (TOTP apps and recovery codes)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # --- end login hardening
     "core",
     "accounts",
     "connections",
@@ -89,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # login hardening: request.user.is_verified()
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -147,16 +153,37 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins (page and token endpoint) are rate-limited per email + client IP.
+# --- Login abuse (accounts/authn/limits.py; README "Login protection") ---
+# django-axes locks one (email, client address) pair after AXES_FAILURE_LIMIT failures, for the cool-off
+# after the last one. The client address is the audit trail's (core.middleware.client_ip: REMOTE_ADDR, or
+# the entry the TRUSTED_PROXY_COUNT-th proxy appended to X-Forwarded-For), never a client-supplied header.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts do not extend the lock (honest Retry-After)
 AXES_VERBOSE = False
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
-AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+# Our own layer (Django cache): one address failing across many accounts (password spraying) is held for
+# the window; one account failing from many addresses is slowed down (a progressive, bounded delay), never locked.
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15) * 60  # seconds
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+LOGIN_ACCOUNT_DELAY_AFTER = env.int("LOGIN_ACCOUNT_DELAY_AFTER", default=3)
+LOGIN_ACCOUNT_DELAY_MAX = env.int("LOGIN_ACCOUNT_DELAY_MAX_SECONDS", default=30)  # seconds
+# Password reset requests: per client address (429 beyond it) and per target e-mail (silently no mail beyond it).
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW_MINUTES", default=60) * 60  # seconds
+# Two-factor (django-otp): the issuer authenticator apps show; the admin never shows a device's key or codes.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Cloud Connections")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# The cache holds the counters above and the API throttles: per process by default (a system check warns
+# with DEBUG off); production shares one, e.g. CACHE_URL=redis://redis:6379/1.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# --- end login abuse
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None

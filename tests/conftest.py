@@ -20,6 +20,19 @@ def _fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# --- login hardening: login limits and API throttles live in the cache; every test starts with none counted
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- end login hardening
+
+
 def make_org(slug: str, plan: str = PlanChoices.ENTERPRISE) -> Organization:
     org = Organization.objects.create(slug=slug, name=slug.title(), plan=plan)
     for env in ("development", "staging", "production"):

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from accounts.actors import split_actor
+from accounts.authn import twofactor
 from accounts.models import Organization
 from accounts.policy import Action, can, member_org_ids, visible
+
+TWO_FACTOR_REQUIRED = (
+    "This organization requires two-factor authentication for admins: turn it on for your account first."
+)
 
 
 class PolicyPermission(BasePermission):
@@ -26,6 +33,9 @@ class PolicyPermission(BasePermission):
         org = view.get_org() if hasattr(view, "get_org") else None
         if org is None:
             return True
+        user, token = split_actor(request.auth or request.user)
+        if twofactor.api_requirement_unmet(user, token, org):  # login hardening: the org requires 2FA
+            raise PermissionDenied(TWO_FACTOR_REQUIRED, code="two_factor_required")
         return can(request.auth or request.user, view.required_action(), org) or view.object_level_only()
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:

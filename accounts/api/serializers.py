@@ -104,6 +104,10 @@ class LoginTokenSerializer(APITokenCreateSerializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
     org = serializers.SlugField(max_length=63)
     name = serializers.CharField(max_length=100, required=False, default="API token")
+    otp = serializers.CharField(  # login hardening: the second factor, for accounts that have turned it on
+        max_length=32, required=False, allow_blank=True, write_only=True,
+        help_text="For accounts with two-factor authentication: the current code from the app, or a recovery code.",
+    )
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -3,6 +3,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from accounts.authn.api import OrgSecurityView
+
 from . import views
 
 router = SimpleRouter()
@@ -18,5 +20,6 @@ urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/", views.MeSlashView.as_view()),
+    path("orgs/<slug:org_slug>/security/", OrgSecurityView.as_view(), name="org-security"),  # login hardening
     *router.urls,
 ]

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.exceptions import AxesBackendPermissionDenied
-from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.actors import split_actor
+from accounts.authn.api import authenticate_token_login, check_token_org
+from accounts.authn.limits import ClientAddressRateThrottle
 from accounts.filtersets import AuditEventFilterSet, EnvironmentFilterSet, MembershipFilterSet
 from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization
 from accounts.policy import Action, can, member_org_ids
@@ -60,15 +59,17 @@ class ApiRootView(APIView):
 
 
 class AuthTokenView(APIView):
-    """Exchange email, password and organization for a new API token (shown once).
+    """Exchange email, password (and, for accounts with two-factor, `otp`) and organization for a new
+    API token (shown once).
 
-    Failed attempts are counted by django-axes per email and client IP; after the limit the
-    endpoint answers 429 until the cool-off ends.
+    The same login protection as the sign-in page (accounts.authn.login): a held client address, a
+    locked (email, address) pair or an account in its delay answers 429 with Retry-After; every failure
+    is counted and audited. The endpoint is also rate-limited per client address (TOKEN_CREATE_RATE).
     """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressRateThrottle]
     throttle_scope = "token_create"
 
     def get_authenticate_header(self, request: Request) -> str:
@@ -78,18 +79,14 @@ class AuthTokenView(APIView):
     def post(self, request: Request) -> Response:
         data = s.LoginTokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        request._request.login_email = data.validated_data["email"]
-        try:
-            user = authenticate(
-                request._request, username=data.validated_data["email"], password=data.validated_data["password"]
-            )
-        except AxesBackendPermissionDenied as exc:
-            raise Throttled(detail="Too many failed login attempts; try again later.") from exc
-        if getattr(request._request, "axes_locked_out", False):
-            raise Throttled(detail="Too many failed login attempts; try again later.")
-        if user is None:
-            raise AuthenticationFailed("Invalid email or password.")
+        user = authenticate_token_login(
+            request._request,
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            otp=data.validated_data.get("otp", ""),
+        )
         org = services.authenticate_for_token(data.validated_data["org"], user)
+        check_token_org(user, org)
         token, value = services.do_create_token(
             org,
             actor=user,

@@ -60,6 +60,8 @@ def test_check_deploy_is_clean_in_production_settings(tmp_path):
         "CONNECTIONS_KEYS": "k1:" + "A" * 43 + "=",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "LOCAL_STATE_DIR": str(tmp_path / "local"),
+        "EMAIL_URL": "smtp+tls://platform:pw@smtp.example.com:587",
+        "CACHE_URL": "redis://127.0.0.1:6379/4",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = _run(["check", "--deploy", "--fail-level", "WARNING"], env)

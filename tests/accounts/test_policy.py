@@ -28,6 +28,7 @@ DESIGN_TABLE = {
     Action.MANAGE_TOKENS: {A},
     Action.READ_AUDIT: {A},
     Action.CREATE_OWN_TOKEN: {V, U, P, A},
+    Action.MANAGE_SECURITY: {A},  # login hardening: e.g. require two-factor of the organization's admins
 }
 
 
