@@ -5,11 +5,13 @@ from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.authn.views import admin_login
 from core import health
 from core.api.errors import json_error_view
 
 admin.site.site_header = "Cloud Connections administration"
 admin.site.site_title = "Cloud Connections admin"
+admin.site.login = admin_login  # login hardening: the admin signs in through /login/ (limits, two-factor)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

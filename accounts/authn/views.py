@@ -13,9 +13,11 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -124,6 +126,14 @@ class LoginVerifyView(FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(step_up=self.pending is None, **kwargs)
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin site's login: the platform's own sign-in page (its limits and two-factor), never the
+    admin's form, which would sign a user in with a password alone. Signed in but not allowed: 403."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("Your account may not use the admin site.")
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("login"))
 
 
 # --- Passwords ------------------------------------------------------------------------------------
