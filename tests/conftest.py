@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from accounts.choices import PlanChoices, RoleChoices
 from accounts.models import Environment, Membership, Organization, User
+from tests.permissions import ROLES
 
-ROLES = [RoleChoices.VIEWER, RoleChoices.USER, RoleChoices.PROVISIONER, RoleChoices.ADMIN]
 PASSWORD = "correct-horse-battery-9"
 
 

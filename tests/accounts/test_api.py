@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import DatabaseError
@@ -11,8 +12,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import APIToken, AuditEvent, Environment, Membership
-from tests.conftest import PASSWORD, ROLES
+from accounts.choices import RoleChoices
+from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization
+from accounts.policy import Action
+from tests.conftest import PASSWORD, make_member
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -28,74 +32,60 @@ def issue_token(user, org, **kwargs) -> str:
     return value
 
 
-# --- RBAC through the API -------------------------------------------------------------------------
-
-# (method, path, body, lowest role that succeeds). Paths use {org}; written from DESIGN.md's table.
-API_MATRIX = [
-    ("get", "/api/v1/orgs/{org}/", None, "viewer"),
-    ("get", "/api/v1/orgs/{org}/environments/", None, "viewer"),
-    ("get", "/api/v1/orgs/{org}/environments/staging/", None, "viewer"),
-    ("post", "/api/v1/orgs/{org}/environments/", {"slug": "qa-{role}", "name": "QA"}, "admin"),
-    ("patch", "/api/v1/orgs/{org}/environments/staging/", {"name": "Stage"}, "admin"),
-    ("delete", "/api/v1/orgs/{org}/environments/development/", None, "admin"),
-    ("get", "/api/v1/orgs/{org}/members/", None, "viewer"),
-    ("post", "/api/v1/orgs/{org}/members/", {"email": "new-{role}@example.com", "role": "viewer"}, "admin"),
-    ("patch", "/api/v1/orgs/{org}/members/viewer@acme.test/", {"role": "user"}, "admin"),
-    ("get", "/api/v1/orgs/{org}/audit/", None, "admin"),
-    ("patch", "/api/v1/orgs/{org}/", {"plan": "starter"}, "admin"),
-    ("get", "/api/v1/orgs/{org}/tokens/", None, "viewer"),
-    ("post", "/api/v1/orgs/{org}/tokens/", {"name": "ci"}, "viewer"),
-]
-RANK = {role: i for i, role in enumerate(ROLES)}
+# --- The role table through the API, and tenant isolation (the shared permission matrix) -------------
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("method", "path", "body", "lowest"), API_MATRIX)
-def test_role_table_through_api(api_as, org, role, method, path, body, lowest):
-    client = api_as(role)
-    data = {k: v.format(role=role) for k, v in body.items()} if body else None
-    response = getattr(client, method)(path.format(org=org.slug), data, format="json")
-    if RANK[role] >= RANK[lowest]:
-        assert response.status_code in (200, 201, 204), response.content
-    else:
-        assert response.status_code == 403, response.content
-        assert response.json()["error"]["code"] == "permission_denied"
+class TestRoleTable(PermissionMatrix):
+    """Organizations, environments, members, tokens, the audit trail and alerts: every role, another
+    organization's objects (404), an outsider (404), anonymous; a refused request changes nothing."""
 
+    refused_before_lookup = True
+    cases = [
+        Case.api("get", "/api/v1/orgs/{org}/", Action.VIEW),
+        Case.api("patch", "/api/v1/orgs/{org}/", Action.MANAGE_PLAN, body={"plan": "starter"}),
+        Case.api("get", "/api/v1/orgs/{org}/environments/", Action.VIEW),
+        Case.api("get", "/api/v1/orgs/{org}/environments/staging/", Action.VIEW),
+        Case.api(
+            "post",
+            "/api/v1/orgs/{org}/environments/",
+            Action.MANAGE_ENVIRONMENTS,
+            body={"slug": "qa-{role}", "name": "QA"},
+        ),
+        Case.api(
+            "patch", "/api/v1/orgs/{org}/environments/staging/", Action.MANAGE_ENVIRONMENTS, body={"name": "Stage"}
+        ),
+        Case.api("delete", "/api/v1/orgs/{org}/environments/development/", Action.MANAGE_ENVIRONMENTS),
+        Case.api("get", "/api/v1/orgs/{org}/members/", Action.VIEW),
+        Case.api(
+            "post",
+            "/api/v1/orgs/{org}/members/",
+            Action.MANAGE_MEMBERS,
+            body={"email": "new-{role}@example.com", "role": "viewer"},
+        ),
+        Case.api("patch", "/api/v1/orgs/{org}/members/{member}/", Action.MANAGE_MEMBERS, body={"role": "user"}),
+        Case.api("delete", "/api/v1/orgs/{org}/members/{member}/", Action.MANAGE_MEMBERS),
+        Case.api("get", "/api/v1/orgs/{org}/audit/", Action.READ_AUDIT),
+        Case.api("get", "/api/v1/orgs/{org}/tokens/", Action.VIEW),
+        Case.api("post", "/api/v1/orgs/{org}/tokens/", Action.CREATE_OWN_TOKEN, body={"name": "ci"}),
+        Case.api("get", "/api/v1/orgs/{org}/notifications/", Action.VIEW),
+        Case.api("post", "/api/v1/orgs/{org}/notifications/{alert}/dismiss/", Action.TEST_CONNECTION, ok=200),
+    ]
 
-@pytest.mark.parametrize("role", ROLES)
-def test_forbidden_writes_change_nothing(api_as, org, role):
-    if role == "admin":
-        return
-    before = Environment.objects.filter(org=org).count()
-    api_as(role).post("/api/v1/orgs/acme/environments/", {"slug": "nope"}, format="json")
-    api_as(role).delete("/api/v1/orgs/acme/environments/staging/")
-    assert Environment.objects.filter(org=org).count() == before
-    assert not AuditEvent.objects.filter(org=org).exists()
+    def objects(self, org: Organization) -> dict[str, Any]:
+        viewer = org.memberships.filter(role=RoleChoices.VIEWER).first()
+        member = viewer.user if viewer else make_member(org, RoleChoices.VIEWER)
+        alert = Notification.objects.create(org=org, title=f"Connection of {org.slug} is failing its check")
+        return {"member": member.email, "alert": alert.pk}
 
-
-# --- Tenant isolation -----------------------------------------------------------------------------
-
-CROSS_ORG = [
-    ("get", "/api/v1/orgs/globex/"),
-    ("patch", "/api/v1/orgs/globex/"),
-    ("get", "/api/v1/orgs/globex/environments/"),
-    ("get", "/api/v1/orgs/globex/environments/production/"),
-    ("post", "/api/v1/orgs/globex/environments/"),
-    ("delete", "/api/v1/orgs/globex/environments/production/"),
-    ("get", "/api/v1/orgs/globex/members/"),
-    ("post", "/api/v1/orgs/globex/members/"),
-    ("delete", "/api/v1/orgs/globex/members/admin@globex.test/"),
-    ("get", "/api/v1/orgs/globex/tokens/"),
-    ("get", "/api/v1/orgs/globex/audit/"),
-    ("get", "/api/v1/orgs/does-not-exist/environments/"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), CROSS_ORG)
-def test_other_organization_answers_404(api_as, other_org, method, path):
-    response = getattr(api_as("admin"), method)(path, {"slug": "x", "email": "a@b.c", "role": "admin"}, format="json")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    def snapshot(self, org: Organization) -> tuple:
+        return (
+            Organization.objects.get(pk=org.pk).plan,
+            sorted(Environment.objects.filter(org=org).values_list("slug", "name")),
+            sorted(Membership.objects.filter(org=org).values_list("user__email", "role")),
+            sorted(APIToken.objects.filter(org=org).values_list("name", "revoked_at")),
+            sorted(Notification.objects.filter(org=org).values_list("pk", "dismissed_at")),
+            AuditEvent.objects.filter(org=org).count(),
+        )
 
 
 def test_org_list_shows_only_own_orgs(api_as, other_org):

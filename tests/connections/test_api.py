@@ -25,9 +25,9 @@ from connections.models import Connection, ConnectionAuthorization
 from connections.providers import REGISTRY, get_provider
 from connections.runtime import use_credentials
 from connections.secrets import load_secrets
-from tests.conftest import ROLES
 from tests.connections.conftest import REFERENCES, example
 from tests.connections.provider_examples import INVALID_CASES, valid_examples
+from tests.permissions import ROLES
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from connections import services
 from connections.models import Connection, ConnectionAuthorization, ConnectionRole, ConnectionUsage
 from connections.providers import REGISTRY
 from connections.secrets import load_secrets
-from tests.conftest import ROLES
 from tests.connections.conftest import REFERENCES, example
 from tests.connections.provider_examples import valid_examples
+from tests.permissions import ROLES
 
 pytestmark = pytest.mark.django_db
 
