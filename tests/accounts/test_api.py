@@ -39,29 +39,20 @@ class TestRoleTable(PermissionMatrix):
     """Organizations, environments, members, tokens, the audit trail and alerts: every role, another
     organization's objects (404), an outsider (404), anonymous; a refused request changes nothing."""
 
-    refused_before_lookup = True
+    refused_before_lookup = frozenset({"member", "alert"})
     cases = [
         Case.api("get", "/api/v1/orgs/{org}/", Action.VIEW),
         Case.api("patch", "/api/v1/orgs/{org}/", Action.MANAGE_PLAN, body={"plan": "starter"}),
         Case.api("get", "/api/v1/orgs/{org}/environments/", Action.VIEW),
         Case.api("get", "/api/v1/orgs/{org}/environments/staging/", Action.VIEW),
-        Case.api(
-            "post",
-            "/api/v1/orgs/{org}/environments/",
-            Action.MANAGE_ENVIRONMENTS,
-            body={"slug": "qa-{role}", "name": "QA"},
-        ),
-        Case.api(
-            "patch", "/api/v1/orgs/{org}/environments/staging/", Action.MANAGE_ENVIRONMENTS, body={"name": "Stage"}
-        ),
+        Case.api("post", "/api/v1/orgs/{org}/environments/", Action.MANAGE_ENVIRONMENTS,
+                 body={"slug": "qa-{role}", "name": "QA"}),
+        Case.api("patch", "/api/v1/orgs/{org}/environments/staging/", Action.MANAGE_ENVIRONMENTS,
+                 body={"name": "Stage"}),
         Case.api("delete", "/api/v1/orgs/{org}/environments/development/", Action.MANAGE_ENVIRONMENTS),
         Case.api("get", "/api/v1/orgs/{org}/members/", Action.VIEW),
-        Case.api(
-            "post",
-            "/api/v1/orgs/{org}/members/",
-            Action.MANAGE_MEMBERS,
-            body={"email": "new-{role}@example.com", "role": "viewer"},
-        ),
+        Case.api("post", "/api/v1/orgs/{org}/members/", Action.MANAGE_MEMBERS,
+                 body={"email": "new-{role}@example.com", "role": "viewer"}),
         Case.api("patch", "/api/v1/orgs/{org}/members/{member}/", Action.MANAGE_MEMBERS, body={"role": "user"}),
         Case.api("delete", "/api/v1/orgs/{org}/members/{member}/", Action.MANAGE_MEMBERS),
         Case.api("get", "/api/v1/orgs/{org}/audit/", Action.READ_AUDIT),
@@ -69,7 +60,7 @@ class TestRoleTable(PermissionMatrix):
         Case.api("post", "/api/v1/orgs/{org}/tokens/", Action.CREATE_OWN_TOKEN, body={"name": "ci"}),
         Case.api("get", "/api/v1/orgs/{org}/notifications/", Action.VIEW),
         Case.api("post", "/api/v1/orgs/{org}/notifications/{alert}/dismiss/", Action.TEST_CONNECTION, ok=200),
-    ]
+    ]  # fmt: skip
 
     def objects(self, org: Organization) -> dict[str, Any]:
         viewer = org.memberships.filter(role=RoleChoices.VIEWER).first()

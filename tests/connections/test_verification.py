@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 
-from accounts.models import AuditEvent, Notification
+from accounts.models import AuditEvent, Notification, Organization
+from accounts.policy import Action
 from connections import services
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
+from tests.connections.conftest import connections_state, create_connection
 from tests.fakes.moto_server import moto, moto_server  # noqa: F401
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +54,23 @@ def test_failed_check_sets_error_and_alerts_once(api_as, aws, members):
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
 
 
-def test_test_permissions(api_as, aws, other_org):
-    assert api_as("viewer").post(URL.format(name="aws-dev")).status_code == 403
-    assert api_as("provisioner").post(URL.format(name="aws-dev")).status_code == 200
-    assert api_as("admin").post("/api/v1/orgs/globex/connections/aws-dev/test/").status_code == 404
+class TestRoleTable(PermissionMatrix):
+    """The Test action: users and up; another organization's connection is 404 (also under our own
+    organization's URL), for an outsider too; anonymous is refused; a refused test records nothing."""
+
+    cases = [Case.api("post", "/api/v1/orgs/{org}/connections/{conn}/test/", Action.TEST_CONNECTION, ok=200)]
+
+    @pytest.fixture(autouse=True)
+    def _aws(self, moto) -> None:
+        """The check runs against moto."""
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"aws-{org.slug}"
+        create_connection(org, "aws", name=name, auth_method="access_key", environments=("development",))
+        return {"conn": name}
+
+    def snapshot(self, org: Organization) -> tuple:
+        return connections_state(org), AuditEvent.objects.filter(org=org, action="connection.tested").count()
 
 
 def test_results_never_hold_the_secret(api_as, aws):
