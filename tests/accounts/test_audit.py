@@ -129,3 +129,16 @@ def test_secretish_details_are_redacted(org):
         )
     assert "CANARY" not in str(event.details)
     assert event.details["ok"] == 1
+
+
+def test_audit_rows_refuse_update_and_delete(api_as, org):
+    api_as("admin").post("/api/v1/orgs/acme/environments/", {"slug": "qa"})
+    event = AuditEvent.objects.get()
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
