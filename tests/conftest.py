@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from accounts.choices import PlanChoices, RoleChoices
@@ -71,7 +72,6 @@ def api_as(members) -> Callable[[str], APIClient]:
 def redis_url() -> str:
     """The real Redis the suite runs against (REDIS_URL, default 127.0.0.1:6379 db 15). Never skipped:
     a missing Redis is a broken test environment, and .ci/run starts one."""
-    import redis
 
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     redis.Redis.from_url(url, socket_connect_timeout=2).ping()

@@ -4,7 +4,11 @@ installed apps add, and the block templates extend."""
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
+from django.template import engines
 from django.urls import reverse
+
+from accounts.context_processors import organizations
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +33,6 @@ def test_layout_context_names_the_current_organization_and_role(client_as, org, 
 
 
 def test_apps_add_navigation_items_the_role_allows(client_as, org, members, monkeypatch):
-    from django.apps import apps
-
     monkeypatch.setattr(
         apps.get_app_config("accounts"),
         "org_nav_items",
@@ -49,10 +51,6 @@ def test_apps_add_navigation_items_the_role_allows(client_as, org, members, monk
 
 
 def test_org_nav_extra_block_can_be_overridden(org, members, rf):
-    from django.template import engines
-
-    from accounts.context_processors import organizations
-
     request = rf.get(url("org_home"))
     request.user = members["viewer"]
     request.resolver_match = type("Match", (), {"kwargs": {"org_slug": "acme"}})()

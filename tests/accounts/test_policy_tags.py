@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
 
 pytestmark = pytest.mark.django_db
 
 
 def test_can_tag_asks_the_policy(org, members, rf):
-    from django.template import Context, Template
-
     template = Template(
         '{% load policy_tags %}{% can "read_audit" org as ok %}{{ ok }}|{% can "nope" org as bad %}{{ bad }}'
     )

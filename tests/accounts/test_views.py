@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
+from accounts.audit import AuditWriteError
 from accounts.choices import AuditAction, RoleChoices
 from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization, User, hash_token
 from accounts.policy import Action
@@ -309,8 +310,6 @@ def test_environment_errors_are_shown_next_to_the_field(client_as, org, members)
 
 
 def test_audit_write_failure_is_reported_and_nothing_changes(client_as, org, members, monkeypatch):
-    from accounts.audit import AuditWriteError
-
     def broken(**kwargs):
         raise AuditWriteError()
 

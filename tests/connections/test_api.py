@@ -13,8 +13,9 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
-from accounts.models import Environment, Organization
+from accounts.models import Environment, Membership, Organization
 from accounts.policy import Action, clear_role_cache
+from accounts.services import do_create_token
 from connections import services
 from connections.api.serializers import (
     ProviderAuthMethodSerializer,
@@ -676,8 +677,6 @@ class TestRoleTable(PermissionMatrix):
 
 
 def test_a_capped_token_acts_with_its_cap(members, org, aws):
-    from accounts.services import do_create_token
-
     def token_client(role_cap: str) -> APIClient:
         _, value = do_create_token(org, actor=members["admin"], name=f"ci-{role_cap or 'full'}", role_cap=role_cap)
         client = APIClient()
@@ -712,8 +711,6 @@ def test_a_per_object_grant_allows_writes_on_that_connection_only(api_as, member
 
 
 def test_a_member_of_both_orgs_sees_each_orgs_own(api_as, members, other_org, make_connection, aws):
-    from accounts.models import Membership
-
     Membership.objects.create(user=members["viewer"], org=other_org, role="viewer")
     make_connection(other_org, "aws", name="aws-production")
     viewer = api_as("viewer")

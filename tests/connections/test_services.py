@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
+from django.db import connections as db_connections
 
 from accounts.models import AuditEvent, Environment
 from connections import services
@@ -177,9 +178,7 @@ def test_concurrent_rotations_leave_one_of_the_two_values(org, members, make_con
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
-            from django.db import connections
-
-            connections.close_all()
+            db_connections.close_all()
 
     threads = [threading.Thread(target=rotate, args=(v,)) for v in values]
     for t in threads:

@@ -3,14 +3,19 @@ real Celery worker with Redis). AWS checks run against moto in server mode over 
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
 import uuid
 from typing import Any
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 
 from accounts.models import AuditEvent, Notification, Organization
 from accounts.policy import Action
+from config.celery import app
 from connections import services
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
@@ -106,9 +111,6 @@ def _reset_broker_pools(app) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_sweep_on_a_real_celery_worker(org, members, make_connection, moto, redis_url, settings):
     """The beat task fans out to a real worker over Redis; every active connection gets checked."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
 
     for i in range(12):
         make_connection(org, "aws", name=f"aws-w{i}", auth_method="access_key")
@@ -154,15 +156,12 @@ def test_alert_is_shown_and_dismissed(api_as, aws, members, client):
 
 def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_on_commit_callbacks):
     """The alert is POSTed as JSON to the configured webhook (a local receiver here)."""
-    import http.server
-    import json as jsonlib
-    import threading
 
     received: list[dict] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
 

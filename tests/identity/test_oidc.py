@@ -13,6 +13,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
@@ -338,8 +339,6 @@ def test_admin_rotate_needs_a_superuser(client: Client, django_user_model) -> No
 
 
 def _view_permission() -> list[Any]:
-    from django.contrib.auth.models import Permission
-
     return list(Permission.objects.filter(content_type__app_label="identity", codename="view_signingkey"))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from botocore.stub import Stubber
+
 from connections.providers import aws as aws_module
 from connections.providers import get_provider
 from connections.providers.aws import clients as aws_clients
@@ -136,7 +138,6 @@ def test_platform_account_id_configured_else_from_sts(moto, monkeypatch, setting
 
 def test_aws_assume_role_access_denied_attaches_the_trust_policy(moto, settings):
     """moto enforces trust policies only in its IAM-auth mode, so the AccessDenied comes from a stubbed STS."""
-    from botocore.stub import Stubber
 
     config, secrets_ = example("aws", "assume_role")
     role_arn = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/PlatformRunner"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connections.providers import Materialized, MaterializeError, ProviderValidationError, get_provider
-from connections.providers.base import FieldError
+from connections.providers.base import AuthMethod, Field, FieldError, Provider
 from tests.connections.provider_examples import INVALID_CASES, valid_examples
 from tests.connections.providers.conftest import ALL_METHODS, REF_OF, VALID, cleaned, errors_of, materialize_example
 
@@ -285,8 +285,6 @@ def test_materialized_merge_clash() -> None:
 
 
 def test_a_validator_quoting_a_secret_is_masked() -> None:
-    from connections.providers.base import AuthMethod, Field, Provider
-
     def careless(value: str) -> str:
         raise FieldError(f"Bad token {value}")
 

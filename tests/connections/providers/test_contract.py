@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from connections.choices import RoleStatusChoices
+from connections.providers.contract import RoleStatus
+
 
 def test_role_statuses_of_the_contract_match_the_model_choices() -> None:
     """Providers report statuses as plain strings; the model's choices must offer exactly those."""
-    from connections.choices import RoleStatusChoices
-    from connections.providers.contract import RoleStatus
 
     assert [s.value for s in RoleStatus] == list(RoleStatusChoices.values)

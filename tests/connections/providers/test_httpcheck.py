@@ -12,6 +12,7 @@ from tests.connections.providers.checks_saas import (
     github,  # noqa: F401
     loopback_allowed,  # noqa: F401
 )
+from tests.fakes.http import json_reply
 from tests.fakes.saas import DigitalOceanFake, GitHubFake
 
 
@@ -57,8 +58,6 @@ def test_a_provider_echoing_the_token_never_leaks_it(settings):
 
     class EchoingGitHub(GitHubFake):
         def user(self, request, match):
-            from tests.fakes.http import json_reply
-
             return json_reply(401, {"message": f"Bad credentials for {request.header('Authorization')}"})
 
     with EchoingGitHub("gho_other") as fake:

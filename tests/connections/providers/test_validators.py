@@ -7,6 +7,8 @@ import base64
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from connections.providers import validators as v
 from connections.providers.base import FieldError
@@ -71,9 +73,6 @@ def test_pem_certificate_accepts_base64_and_bundles() -> None:
 
 
 def test_pem_private_key_rejects_encrypted_keys() -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
