@@ -11,7 +11,8 @@ what a refused request must not change (`snapshot()`). The base class turns ever
   page), with nothing changed;
 * `test_other_organizations_objects_are_404[case-role]`: every role, on the same request for the other
   organization's objects (the `other_org` fixture), and on each of those objects named under our own
-  organization's URL: 404, with nothing changed there;
+  organization's URL: 404, with nothing changed there (403 instead for a role refused the action before
+  the object is looked up, for the placeholders listed in `refused_before_lookup`);
 * `test_outsider_gets_404[case]`: a member of the other organization, on our URL: 404;
 * `test_unknown_organization_is_404[case]`: an admin, on the URL of an organization that does not exist;
 * `test_anonymous[case]`: 401/403 JSON (`not_authenticated`) for the API, a redirect to the login page
