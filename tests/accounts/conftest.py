@@ -31,22 +31,6 @@ def issue_token(user, org, **kwargs) -> str:
 
 
 @pytest.fixture
-def client_as(members) -> Callable[[str], Client]:
-    """A page client signed in (session) as the acme member with the given role.
-
-    `force_login` skips the authentication backends: django-axes needs a request to authenticate,
-    and the login form itself is tested separately.
-    """
-
-    def make(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return make
-
-
-@pytest.fixture
 def admin_client_page(client_as) -> Client:
     return client_as(RoleChoices.ADMIN)
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
@@ -39,18 +38,6 @@ pytestmark = pytest.mark.django_db
 
 QUERY_BOUND = 16  # measured: 15 for a viewer (guardian is asked about the org), 12 for an admin
 ALL_EXAMPLES = [(provider, method) for provider, methods in valid_examples().items() for method in methods]
-
-
-@pytest.fixture
-def client_as(members):
-    """A page client signed in (session) as the acme member with the given role."""
-
-    def make(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return make
 
 
 def url(route: str, org_slug: str = "acme", /, **kwargs: Any) -> str:
