@@ -142,3 +142,17 @@ def eager_role_validation(monkeypatch) -> None:
     """The default runtime (no broker): the validate endpoint runs the task in the request."""
     monkeypatch.setitem(validate_role_task.app.conf, "task_always_eager", True)
     monkeypatch.setitem(validate_role_task.app.conf, "task_eager_propagates", True)
+
+
+@pytest.fixture
+def iam(moto) -> Any:
+    return boto3.client("iam", region_name="us-east-1")
+
+
+@pytest.fixture
+def aws_connection(org, members, make_connection) -> Connection:
+    return make_connection(org, "aws", auth_method="assume_role", config={"account_id": MOTO_ACCOUNT_ID})
+
+
+def add_aws_role(connection: Connection, members: dict, arn: str, **kwargs: Any) -> ConnectionRole:
+    return do_add_role(connection, actor=members["provisioner"], role_arn=arn, **kwargs)

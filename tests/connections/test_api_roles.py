@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from celery.result import AsyncResult
 from drf_spectacular.generators import SchemaGenerator
@@ -14,9 +13,9 @@ from rest_framework.test import APIClient
 from accounts.models import Organization
 from accounts.policy import Action
 from connections.models import Connection, ConnectionRole
-from connections.role_validation import do_add_role
 from connections.tasks import validate_role_task
 from tests.connections.conftest import (
+    add_aws_role,
     allow,
     connections_state,
     create_aws_role_connection,
@@ -31,19 +30,6 @@ pytestmark = [
     pytest.mark.usefixtures("platform_in_moto_account", "no_detected_permissions", "eager_role_validation"),
 ]
 
-
-@pytest.fixture
-def iam(moto) -> Any:
-    return boto3.client("iam", region_name="us-east-1")
-
-
-@pytest.fixture
-def aws_connection(org, members, make_connection) -> Connection:
-    return make_connection(org, "aws", auth_method="assume_role", config={"account_id": MOTO_ACCOUNT_ID})
-
-
-def add_aws_role(connection: Connection, members: dict, arn: str, **kwargs: Any) -> ConnectionRole:
-    return do_add_role(connection, actor=members["provisioner"], role_arn=arn, **kwargs)
 
 
 BASE = "/api/v1/orgs/acme/connections"

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -35,7 +34,7 @@ from connections.role_validation import (
     validate_before_use,
 )
 from connections.tasks import validate_role_task
-from tests.connections.conftest import allow, attach, create_iam_role, trust_policy
+from tests.connections.conftest import add_aws_role, allow, attach, create_iam_role, trust_policy
 from tests.connections.provider_examples import CLIENT_ID, SUBSCRIPTION_ID, TENANT_ID, valid_examples
 from tests.fakes.azure_arm import FakeAzure
 from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
@@ -52,19 +51,6 @@ OTHER_PRINCIPAL_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
 # --- fixtures and helpers -------------------------------------------------------------------------
 
-
-@pytest.fixture
-def iam(moto) -> Any:
-    return boto3.client("iam", region_name="us-east-1")
-
-
-@pytest.fixture
-def aws_connection(org, members, make_connection) -> Connection:
-    return make_connection(org, "aws", auth_method="assume_role", config={"account_id": MOTO_ACCOUNT_ID})
-
-
-def add_aws_role(connection: Connection, members: dict, arn: str, **kwargs: Any) -> ConnectionRole:
-    return do_add_role(connection, actor=members["provisioner"], role_arn=arn, **kwargs)
 
 
 def validate(role: ConnectionRole, members: dict, **kwargs: Any) -> ConnectionRole:
