@@ -1,4 +1,4 @@
-"""Shared fixtures: an organization with the four roles, another organization, API clients."""
+"""Shared fixtures: an organization with the four roles, another organization, API and page clients."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import os
 from collections.abc import Callable
 
 import pytest
+import redis
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.choices import PlanChoices, RoleChoices
 from accounts.models import Environment, Membership, Organization, User
+from tests.permissions import ROLES
 
-ROLES = [RoleChoices.VIEWER, RoleChoices.USER, RoleChoices.PROVISIONER, RoleChoices.ADMIN]
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -80,15 +82,29 @@ def api_as(members) -> Callable[[str], APIClient]:
     return make
 
 
+@pytest.fixture
+def client_as(members) -> Callable[[str], Client]:
+    """A page client signed in (session) as the acme member with the given role.
+
+    `force_login` skips the authentication backends: django-axes needs a request to authenticate,
+    and the login form itself is tested separately.
+    """
+
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(members[role])
+        return client
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The real Redis the suite runs against (REDIS_URL, default 127.0.0.1:6379 db 15). Never skipped:
     a missing Redis is a broken test environment, and .ci/run starts one."""
-    import redis
-
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     return url
 
 
-from tests.connections.conftest import make_connection  # noqa: E402, F401 - shared fixture for top-level tests
+from tests.connections.conftest import make_connection  # noqa: E402, F401 - shared fixture (the admin tests use it)

@@ -1,5 +1,5 @@
-"""Fixtures for the page tests: Django test clients signed in as each role, and bulk rows for
-query-count checks."""
+"""Fixtures for the accounts tests: Django test clients signed in as each role, API clients with a token,
+and bulk rows for query-count checks."""
 
 from __future__ import annotations
 
@@ -8,27 +8,26 @@ from collections.abc import Callable
 import pytest
 from django.db import transaction
 from django.test import Client
+from rest_framework.test import APIClient
 
+from accounts import services
 from accounts.audit import record_event
 from accounts.choices import RoleChoices
 from accounts.models import AuditEvent, Environment, Organization, User
 from tests.conftest import make_member
 
 
-@pytest.fixture
-def client_as(members) -> Callable[[str], Client]:
-    """A page client signed in (session) as the acme member with the given role.
+def token_client(token_value: str) -> APIClient:
+    """An API client that authenticates with an API token (`Authorization: Bearer`)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_value}")
+    return client
 
-    `force_login` skips the authentication backends: django-axes needs a request to authenticate,
-    and the login form itself is tested separately.
-    """
 
-    def make(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return make
+def issue_token(user, org, **kwargs) -> str:
+    """A new API token of `user` in `org`; its value."""
+    _, value = services.do_create_token(org, actor=user, name=kwargs.pop("name", "t"), **kwargs)
+    return value
 
 
 @pytest.fixture

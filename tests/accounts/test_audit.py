@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.core.management import CommandError, ManagementUtility, call_command
+from django.db import DatabaseError, connection, transaction
 
 from accounts import services
 from accounts.audit import record_event, verify_chains
@@ -48,7 +48,6 @@ def _raw(sql: str, params: list) -> None:
 def test_database_refuses_raw_update_and_delete_on_postgresql(chain):
     if connection.vendor != "postgresql":
         pytest.skip("the database-level trigger exists on PostgreSQL only (SQLite relies on the ORM guard)")
-    from django.db import DatabaseError
 
     for sql in (
         "UPDATE accounts_auditevent SET action = 'x' WHERE id = %s",
@@ -92,8 +91,6 @@ def test_deleted_row_is_detected(chain):
 def test_verify_audit_exit_code(chain):
     _raw("UPDATE accounts_auditevent SET action = %s WHERE id = %s", ["x", chain[2].pk])
     # call_command raises; the command line must exit non-zero (the subprocess form is in test_commands).
-    from django.core.management import ManagementUtility
-
     utility = ManagementUtility(["manage.py", "verify_audit"])
     with pytest.raises(SystemExit) as excinfo:
         utility.execute()
@@ -138,3 +135,16 @@ def test_secretish_details_are_redacted(org):
         )
     assert "CANARY" not in str(event.details)
     assert event.details["ok"] == 1
+
+
+def test_audit_rows_refuse_update_and_delete(api_as, org):
+    api_as("admin").post("/api/v1/orgs/acme/environments/", {"slug": "qa"})
+    event = AuditEvent.objects.get()
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()

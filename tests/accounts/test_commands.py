@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,6 @@ def test_verify_audit_command_line_exit_codes(tmp_path):
     assert _run(["seed_demo", "--password", "demo-pass-123"], env).returncode == 0
     ok = _run(["verify_audit"], env)
     assert ok.returncode == 0 and "intact" in ok.stdout
-    import sqlite3
 
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         db.execute("UPDATE accounts_auditevent SET actor_label = 'mallory' WHERE seq = 2")

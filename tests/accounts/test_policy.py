@@ -8,7 +8,7 @@ from guardian.shortcuts import assign_perm
 from accounts import services
 from accounts.models import AuditEvent, Environment
 from accounts.policy import Action, can, restrict, role_in
-from tests.conftest import ROLES
+from tests.permissions import ROLES
 
 pytestmark = pytest.mark.django_db
 

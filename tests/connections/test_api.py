@@ -13,8 +13,9 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
-from accounts.models import Environment
-from accounts.policy import clear_role_cache
+from accounts.models import Environment, Membership, Organization
+from accounts.policy import Action, clear_role_cache
+from accounts.services import do_create_token
 from connections import services
 from connections.api.serializers import (
     ProviderAuthMethodSerializer,
@@ -25,9 +26,9 @@ from connections.models import Connection, ConnectionAuthorization
 from connections.providers import REGISTRY, get_provider
 from connections.runtime import use_credentials
 from connections.secrets import load_secrets
-from tests.conftest import ROLES
-from tests.connections.conftest import REFERENCES, example
+from tests.connections.conftest import REFERENCES, connections_state, create_connection, example
 from tests.connections.provider_examples import INVALID_CASES, valid_examples
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -638,80 +639,44 @@ def test_usage_is_paginated_newest_first(api_as, members, org, aws):
 
 # --- RBAC and tenant isolation --------------------------------------------------------------------
 
-# (method, path under the connection, body); {conn} is aws-production, authorized for production.
-WRITES = [
-    ("post", "", body("github", name="github-new")),
-    ("patch", "{conn}/", {"description": "changed"}),
-    ("delete", "{conn}/", None),
-    ("post", "{conn}/rotate/", {"secrets": {"secret_access_key": CANARY_ROTATED}}),
-    ("post", "{conn}/activate/", None),
-    ("post", "{conn}/deactivate/", None),
-    ("put", "{conn}/authorizations/", {"environments": ["staging"]}),
-    ("post", "{conn}/authorizations/", {"environment": "staging"}),
-    ("delete", "{conn}/authorizations/production/", None),
-]
-READS = [
-    ("get", "", None),
-    ("get", "{conn}/", None),
-    ("get", "{conn}/authorizations/", None),
-    ("get", "{conn}/preview-delete/", None),
-    ("get", "{conn}/usage/", None),
-]
+CONNECTION = "/api/v1/orgs/{org}/connections/{conn}/"
 
 
-def call(client: APIClient, method: str, path: str, data: Any, org: str = "acme", conn: str = "aws-production"):
-    url = f"/api/v1/orgs/{org}/connections/" + path.format(conn=conn)
-    return getattr(client, method)(url, data, format="json")
+class TestRoleTable(PermissionMatrix):
+    """Every connection endpoint and the selection: every role, another organization's connection
+    (404, also under our own organization's URL), an outsider (404), anonymous; a refused request
+    changes nothing. {conn} is aws-<org>, authorized for production."""
 
+    cases = [
+        Case.api("get", "/api/v1/orgs/{org}/connections/", Action.VIEW),
+        Case.api("get", CONNECTION, Action.VIEW),
+        Case.api("get", CONNECTION + "authorizations/", Action.VIEW),
+        Case.api("get", CONNECTION + "preview-delete/", Action.VIEW),
+        Case.api("get", CONNECTION + "usage/", Action.VIEW),
+        Case.api("get", "/api/v1/orgs/{org}/environments/production/selection?provider=aws", Action.VIEW),
+        Case.api("post", "/api/v1/orgs/{org}/connections/", Action.MANAGE_CONNECTIONS,
+                 body=body("github", name="github-new")),
+        Case.api("patch", CONNECTION, Action.MANAGE_CONNECTIONS, body={"description": "changed"}),
+        Case.api("delete", CONNECTION, Action.MANAGE_CONNECTIONS),
+        Case.api("post", CONNECTION + "rotate/", Action.MANAGE_CONNECTIONS, ok=200,
+                 body={"secrets": {"secret_access_key": CANARY_ROTATED}}),
+        Case.api("post", CONNECTION + "activate/", Action.MANAGE_CONNECTIONS, ok=200),
+        Case.api("post", CONNECTION + "deactivate/", Action.MANAGE_CONNECTIONS, ok=200),
+        Case.api("put", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS, body={"environments": ["staging"]}),
+        Case.api("post", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS, body={"environment": "staging"}),
+        Case.api("delete", CONNECTION + "authorizations/production/", Action.MANAGE_CONNECTIONS),
+    ]  # fmt: skip
 
-def snapshot(org) -> list[tuple]:
-    return list(
-        Connection.objects.filter(org=org)
-        .order_by("name")
-        .values_list("name", "description", "status", "secrets_envelope", "updated_at")
-    ) + list(ConnectionAuthorization.objects.filter(org=org).values_list("connection__name", "environment__slug"))
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"aws-{org.slug}"
+        create_connection(org, "aws", name=name, environments=("production",), secrets={"secret_access_key": CANARY})
+        return {"conn": name}
 
-
-@pytest.mark.parametrize("role", ["viewer", "user", "provisioner"])
-@pytest.mark.parametrize(("method", "path", "data"), WRITES)
-def test_non_admins_get_403_on_every_write(api_as, org, aws, role, method, path, data):
-    before = snapshot(org)
-    response = call(api_as(role), method, path, data)
-    assert response.status_code == 403, response.content
-    assert response.json()["error"]["code"] == "permission_denied"
-    assert snapshot(org) == before
-
-
-@pytest.mark.parametrize(("method", "path", "data"), WRITES)
-def test_admins_may_write(admin, aws, method, path, data):
-    response = call(admin, method, path, data)
-    assert response.status_code in (200, 201, 204), response.content
-
-
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("method", "path", "data"), READS)
-def test_every_role_may_read(api_as, aws, role, method, path, data):
-    assert call(api_as(role), method, path, data).status_code == 200
-    assert selection(api_as(role), "provider=aws").status_code == 200
-
-
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("method", "path", "data"), WRITES + READS)
-def test_another_orgs_connection_is_404(api_as, other_org, make_connection, role, method, path, data):
-    make_connection(other_org, "aws", name="globex-aws", environments=("production",))
-    before = snapshot(other_org)
-    client = api_as(role)
-    response = call(client, method, path, data, org="globex", conn="globex-aws")
-    assert response.status_code == 404, response.content
-    if "{conn}" in path:  # the same name under our own organization does not reach it either
-        assert call(client, method, path, data, conn="globex-aws").status_code == 404
-    assert client.get("/api/v1/orgs/globex/environments/production/selection?provider=aws").status_code == 404
-    assert snapshot(other_org) == before
+    def snapshot(self, org: Organization) -> list[tuple]:
+        return connections_state(org)
 
 
 def test_a_capped_token_acts_with_its_cap(members, org, aws):
-    from accounts.services import do_create_token
-
     def token_client(role_cap: str) -> APIClient:
         _, value = do_create_token(org, actor=members["admin"], name=f"ci-{role_cap or 'full'}", role_cap=role_cap)
         client = APIClient()
@@ -746,8 +711,6 @@ def test_a_per_object_grant_allows_writes_on_that_connection_only(api_as, member
 
 
 def test_a_member_of_both_orgs_sees_each_orgs_own(api_as, members, other_org, make_connection, aws):
-    from accounts.models import Membership
-
     Membership.objects.create(user=members["viewer"], org=other_org, role="viewer")
     make_connection(other_org, "aws", name="aws-production")
     viewer = api_as("viewer")

@@ -1,4 +1,5 @@
-"""Connection services: create, plan limits, authorization, selection, use, rotation, deletion."""
+"""Connection services (connections/services.py): create, plan limits, authorization, rotation and updates,
+deletion, concurrent rotations. Selection and use are in test_runtime.py."""
 
 from __future__ import annotations
 
@@ -7,19 +8,15 @@ import threading
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
-from django.db import connection as db_connection
+from django.db import connections as db_connections
 
 from accounts.models import AuditEvent, Environment
 from connections import services
-from connections.models import Connection, ConnectionAuthorization, ConnectionUsage
+from connections.models import Connection, ConnectionAuthorization
 from connections.providers import REGISTRY
 from connections.runtime import (
-    ConnectionNotAuthorized,
-    NoConnectionAvailable,
-    select_connection,
     use_credentials,
 )
-from core import crypto
 from tests.connections.provider_examples import valid_examples
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +91,7 @@ def test_on_prem_needs_enterprise(org, members, make_connection):
     assert not Connection.objects.filter(provider="proxmox").exists()
 
 
-# --- Authorization and selection ------------------------------------------------------------------
+# --- Authorization ----------------------------------------------------------------------------------------
 
 
 def test_one_connection_per_environment_and_provider(org, members, make_connection):
@@ -120,115 +117,6 @@ def test_database_constraint_backs_the_rule(org, members, make_connection):
     with pytest.raises(DatabaseError), transaction.atomic():
         ConnectionAuthorization.objects.create(connection=b, environment=dev, org=org, provider="aws")
     assert a.authorizations.count() == 1
-
-
-def test_selection_messages_word_for_word(org, members, make_connection):
-    with pytest.raises(NoConnectionAvailable) as exc:
-        select_connection(org, "production", "aws")
-    assert str(exc.value) == "No connection available for provider 'aws' in environment 'production'"
-    make_connection(org, "aws", name="aws-dev", environments=("development",))
-    with pytest.raises(ConnectionNotAuthorized) as exc:
-        select_connection(org, "production", "aws")
-    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
-    with pytest.raises(ConnectionNotAuthorized) as exc:
-        select_connection(org, "production", "aws", connection="aws-dev")
-    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
-    selection = select_connection(org, "development", "aws")
-    assert selection.connection.name == "aws-dev" and "authorized for environment 'development'" in selection.reason
-
-
-def test_selection_changes_take_effect_for_next_use(org, members, make_connection):
-    admin = members["admin"]
-    dev = Environment.objects.get(org=org, slug="development")
-    first = make_connection(org, "aws", name="aws-first", environments=("development",))
-    second = make_connection(org, "aws", name="aws-second")
-    assert select_connection(org, "development", "aws").connection == first
-    services.do_revoke_environment(first, dev, actor=admin)
-    services.do_authorize_environment(second, dev, actor=admin)
-    assert select_connection(org, "development", "aws").connection == second
-
-
-def test_deactivated_connections_are_never_selected(org, members, make_connection):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-    services.do_set_active(conn, actor=members["admin"], active=False)
-    with pytest.raises(NoConnectionAvailable) as exc:
-        select_connection(org, "development", "aws")
-    assert str(exc.value) == "No connection available for provider 'aws' in environment 'development'"
-    with pytest.raises(NoConnectionAvailable):
-        with use_credentials(conn, actor=members["user"], environment="development"):
-            pass
-
-
-# --- Using credentials ----------------------------------------------------------------------------
-
-
-def test_use_credentials_audits_records_usage_and_materializes(org, members, make_connection):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-    _, _, secrets = ("", {}, valid_examples()["aws"]["access_key"][1])
-    with use_credentials(conn, actor=members["user"], environment="development", purpose="run:1") as creds:
-        env = creds.materialize().env
-        assert env["AWS_SECRET_ACCESS_KEY"] == secrets["secret_access_key"]
-        assert secrets["secret_access_key"] not in repr(creds)
-    usage = ConnectionUsage.objects.get(connection=conn)
-    assert (usage.outcome, usage.environment, usage.purpose, usage.actor_label) == (
-        "success",
-        "development",
-        "run:1",
-        "user@acme.test",
-    )
-    event = AuditEvent.objects.get(action="connection.credentials_used")
-    assert event.environment == "development" and event.details["usage_id"] == usage.pk
-    conn.refresh_from_db()
-    assert conn.last_used_at is not None
-
-
-def test_viewer_cannot_use_credentials(org, members, make_connection):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-    with pytest.raises(PermissionDenied):
-        with use_credentials(conn, actor=members["viewer"], environment="development"):
-            pass
-    assert not ConnectionUsage.objects.exists()
-
-
-def test_unauthorized_environment_is_refused(org, members, make_connection):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-    with pytest.raises(ConnectionNotAuthorized) as exc:
-        with use_credentials(conn, actor=members["user"], environment="production"):
-            pass
-    assert str(exc.value) == "Connection 'aws-dev' is not authorized for environment 'production'"
-
-
-def test_no_audit_no_secret(org, members, make_connection, monkeypatch):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-
-    def broken_save(self, *args, **kwargs):
-        raise DatabaseError("audit down")
-
-    monkeypatch.setattr(AuditEvent, "save", broken_save)
-    released = []
-    with pytest.raises(Exception, match="audit event could not be recorded"):
-        with use_credentials(conn, actor=members["user"], environment="development") as creds:
-            released.append(creds)
-    assert released == [] and not ConnectionUsage.objects.exists()
-
-
-def test_failure_inside_use_is_recorded_masked(org, members, make_connection):
-    conn = make_connection(org, "aws", name="aws-dev", environments=("development",))
-    secret = valid_examples()["aws"]["access_key"][1]["secret_access_key"]
-    with pytest.raises(RuntimeError):
-        with use_credentials(conn, actor=members["user"], environment="development"):
-            raise RuntimeError(f"terraform failed with key {secret}")
-    usage = ConnectionUsage.objects.get()
-    assert usage.outcome == "failure" and secret not in usage.error and "[masked]" in usage.error
-
-
-def test_registry_reference_uses_the_cloud_connection(org, members, make_connection):
-    ecr = make_connection(org, "ecr", name="ecr-prod", environments=("production",))
-    assert ecr.cloud_connection.name == "aws-production"
-    with use_credentials(ecr, actor=members["user"], environment="production") as creds:
-        env = creds.materialize().env
-    assert env["AWS_ACCESS_KEY_ID"] == valid_examples()["aws"]["access_key"][0]["access_key_id"]
-    assert ConnectionUsage.objects.filter(connection=ecr.cloud_connection).exists()
 
 
 # --- Rotation and updates -------------------------------------------------------------------------
@@ -257,21 +145,6 @@ def test_update_public_fields_never_touches_secrets(org, members, make_connectio
     with pytest.raises(ValidationError) as exc:
         services.do_update_connection(conn, actor=members["admin"], config={"secret_access_key": "x" * 40})
     assert "config.secret_access_key" in exc.value.message_dict
-
-
-def test_tampered_or_copied_ciphertext_fails_loudly(org, members, make_connection):
-    a = make_connection(org, "github", name="gh-a", environments=("development",))
-    b = make_connection(org, "gitlab", name="gl-b", environments=("development",))
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE connections_connection SET secrets_envelope = %s WHERE id = %s",
-            [a.secrets_envelope, b.pk.hex if db_connection.vendor == "sqlite" else b.pk],
-        )
-    b.refresh_from_db()
-    with pytest.raises(crypto.DecryptionError) as exc:
-        with use_credentials(b, actor=members["admin"], environment="development"):
-            pass
-    assert "could not be decrypted" in str(exc.value)
 
 
 # --- Deletion -------------------------------------------------------------------------------------
@@ -313,9 +186,7 @@ def test_concurrent_rotations_leave_one_of_the_two_values(org, members, make_con
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
-            from django.db import connections
-
-            connections.close_all()
+            db_connections.close_all()
 
     threads = [threading.Thread(target=rotate, args=(v,)) for v in values]
     for t in threads:

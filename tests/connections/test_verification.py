@@ -3,16 +3,25 @@ real Celery worker with Redis). AWS checks run against moto in server mode over 
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 
-from accounts.models import AuditEvent, Notification
+from accounts.models import AuditEvent, Notification, Organization
+from accounts.policy import Action
+from config.celery import app
 from connections import services, tasks
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
+from tests.connections.conftest import connections_state, create_connection
 from tests.fakes.moto_server import moto, moto_server  # noqa: F401
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +78,23 @@ def test_queued_test_is_sent_after_the_commit(
     assert Connection.objects.get(pk=aws.pk).last_checked_at is None  # not run here
 
 
-def test_test_permissions(api_as, aws, other_org):
-    assert api_as("viewer").post(URL.format(name="aws-dev")).status_code == 403
-    assert api_as("provisioner").post(URL.format(name="aws-dev")).status_code == 200
-    assert api_as("admin").post("/api/v1/orgs/globex/connections/aws-dev/test/").status_code == 404
+class TestRoleTable(PermissionMatrix):
+    """The Test action: users and up; another organization's connection is 404 (also under our own
+    organization's URL), for an outsider too; anonymous is refused; a refused test records nothing."""
+
+    cases = [Case.api("post", "/api/v1/orgs/{org}/connections/{conn}/test/", Action.TEST_CONNECTION, ok=200)]
+
+    @pytest.fixture(autouse=True)
+    def _aws(self, moto) -> None:
+        """The check runs against moto."""
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"aws-{org.slug}"
+        create_connection(org, "aws", name=name, auth_method="access_key", environments=("development",))
+        return {"conn": name}
+
+    def snapshot(self, org: Organization) -> tuple:
+        return connections_state(org), AuditEvent.objects.filter(org=org, action="connection.tested").count()
 
 
 def test_results_never_hold_the_secret(api_as, aws):
@@ -108,9 +130,6 @@ def _reset_broker_pools(app) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_sweep_on_a_real_celery_worker(org, members, make_connection, moto, redis_url, settings):
     """The beat task fans out to a real worker over Redis; every active connection gets checked."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
 
     for i in range(12):
         make_connection(org, "aws", name=f"aws-w{i}", auth_method="access_key")
@@ -156,15 +175,12 @@ def test_alert_is_shown_and_dismissed(api_as, aws, members, client):
 
 def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_on_commit_callbacks):
     """The alert is POSTed as JSON to the configured webhook (a local receiver here)."""
-    import http.server
-    import json as jsonlib
-    import threading
 
     received: list[dict] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
 

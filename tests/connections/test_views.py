@@ -1,6 +1,7 @@
 """Server-rendered connection pages: the role table on every page, tenant isolation (404), the forms
 generated from the provider registry (every provider created through its page), secrets never echoed,
-rotate, authorizations, the deletion preview, filters, the Test button, selection, and query counts."""
+rotate, authorizations, the deletion preview, filters, the Test button, selection, connection roles (add,
+Validate, remove against moto), and query counts."""
 
 from __future__ import annotations
 
@@ -8,38 +9,35 @@ import html
 import re
 from typing import Any
 
+import boto3
 import pytest
-from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from accounts.choices import PlanChoices
-from accounts.models import Environment
+from accounts.models import Environment, Organization
+from accounts.policy import Action
 from connections import services
 from connections.models import Connection, ConnectionAuthorization, ConnectionRole, ConnectionUsage
 from connections.providers import REGISTRY
 from connections.secrets import load_secrets
-from tests.conftest import ROLES
-from tests.connections.conftest import REFERENCES, example
+from tests.connections.conftest import (
+    REFERENCES,
+    connections_state,
+    create_aws_role_connection,
+    create_connection,
+    create_iam_role,
+    example,
+    trust_policy,
+)
 from tests.connections.provider_examples import valid_examples
+from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
-RANK = {role: i for i, role in enumerate(ROLES)}
 QUERY_BOUND = 16  # measured: 15 for a viewer (guardian is asked about the org), 12 for an admin
 ALL_EXAMPLES = [(provider, method) for provider, methods in valid_examples().items() for method in methods]
-
-
-@pytest.fixture
-def client_as(members):
-    """A page client signed in (session) as the acme member with the given role."""
-
-    def make(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return make
 
 
 def url(route: str, org_slug: str = "acme", /, **kwargs: Any) -> str:
@@ -90,62 +88,51 @@ def github(org, members, make_connection) -> Connection:
     return make_connection(org, "github", name="gh-main", auth_method="oauth", environments=("development",))
 
 
-def page_urls() -> list[tuple[str, str]]:
-    """(url, lowest role allowed to GET it), from DESIGN.md's role table."""
-    return [
-        (url("connection_list"), "viewer"),
-        (url("connection_detail", connection_name="gh-main"), "viewer"),
-        (url("connection_usage", connection_name="gh-main"), "viewer"),
-        (url("environment_selection", env_slug="development") + "?provider=github", "viewer"),
-        (url("connection_create", provider="github"), "admin"),
-        (url("connection_create", provider="aws") + "?auth_method=assume_role", "admin"),
-        (url("connection_edit", connection_name="gh-main"), "admin"),
-        (url("connection_rotate", connection_name="gh-main"), "admin"),
-        (url("connection_authorizations", connection_name="gh-main"), "admin"),
-        (url("connection_delete", connection_name="gh-main"), "admin"),
-    ]
+CONNECTION = "/o/{org}/connections/{conn}/"
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_each_page_follows_the_role_table(client_as, github, role):
-    client = client_as(role)
-    for path, lowest in page_urls():
-        response = client.get(path)
-        expected = 200 if RANK[role] >= RANK[lowest] else 403
-        assert response.status_code == expected, (role, path, response.status_code)
-        if expected == 403:
-            assert "do that here" in text(response)
+class TestRoleTable(PermissionMatrix):
+    """Every connection page and form: every role, another organization's connection (404, also under
+    our own organization's URL), an outsider (404), anonymous (sent to login); a refused request changes
+    nothing. {conn} is gh-<org>, a GitHub OAuth connection authorized for development."""
 
+    cases = [
+        Case.page("get", "/o/{org}/connections/", Action.VIEW),
+        Case.page("get", CONNECTION, Action.VIEW),
+        Case.page("get", CONNECTION + "usage/", Action.VIEW),
+        Case.page("get", "/o/{org}/environments/development/selection/?provider=github", Action.VIEW),
+        Case.page("get", "/o/{org}/connections/new/github/", Action.MANAGE_CONNECTIONS),
+        Case.page("get", "/o/{org}/connections/new/aws/?auth_method=assume_role", Action.MANAGE_CONNECTIONS),
+        Case.page("get", CONNECTION + "edit/", Action.MANAGE_CONNECTIONS),
+        Case.page("get", CONNECTION + "rotate/", Action.MANAGE_CONNECTIONS),
+        Case.page("get", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS),
+        Case.page("get", CONNECTION + "delete/", Action.MANAGE_CONNECTIONS),
+        Case.page("post", "/o/{org}/connections/new/github/", Action.MANAGE_CONNECTIONS,
+                  body=form_data("github", "oauth", "gh-new")),
+        Case.page("post", CONNECTION + "edit/", Action.MANAGE_CONNECTIONS,
+                  body={"name": "renamed", "base_url": "https://api.github.com"}),
+        Case.page("post", CONNECTION + "rotate/", Action.MANAGE_CONNECTIONS,
+                  body={"token": "gho_" + "Z9y8X7w6V5u4" * 3}),
+        Case.page("post", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS,
+                  body={"environments": ["staging"]}),
+        Case.page("post", CONNECTION + "status/", Action.MANAGE_CONNECTIONS, body={"active": "0"}),
+        Case.page("post", CONNECTION + "delete/", Action.MANAGE_CONNECTIONS),
+        Case.page("post", CONNECTION + "test/", Action.TEST_CONNECTION),
+    ]  # fmt: skip
 
-@pytest.mark.parametrize("role", ROLES)
-def test_posts_without_permission_answer_403_and_change_nothing(client_as, github, role):
-    client = client_as(role)
-    posts = [
-        (url("connection_create", provider="github"), form_data("github", "oauth", "gh-new"), "admin"),
-        (
-            url("connection_edit", connection_name="gh-main"),
-            {"name": "renamed", "base_url": "https://api.github.com"},
-            "admin",
-        ),
-        (url("connection_rotate", connection_name="gh-main"), {"token": "gho_" + "Z9y8X7w6V5u4" * 3}, "admin"),
-        (url("connection_authorizations", connection_name="gh-main"), {"environments": ["staging"]}, "admin"),
-        (url("connection_set_active", connection_name="gh-main"), {"active": "0"}, "admin"),
-        (url("connection_delete", connection_name="gh-main"), {}, "admin"),
-    ]
-    before = Connection.objects.get(pk=github.pk)
-    for path, data, lowest in posts:
-        if RANK[role] >= RANK[lowest]:
-            continue
-        assert client.post(path, data).status_code == 403, (role, path)
-    after = Connection.objects.get(pk=github.pk)
-    if role != "admin":
-        assert (after.name, after.status, after.secret_fingerprints) == (
-            before.name,
-            before.status,
-            before.secret_fingerprints,
-        )
-        assert list(after.authorizations.values_list("environment__slug", flat=True)) == ["development"]
-        assert not Connection.objects.filter(name="gh-new").exists()
+    @pytest.fixture(autouse=True)
+    def _github_unreachable(self, settings) -> None:
+        """The Test button runs a real check: against a closed port, so it fails fast and offline."""
+        settings.PROVIDER_ENDPOINTS = {"github": "http://127.0.0.1:9"}
+        settings.NETGUARD_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"gh-{org.slug}"
+        create_connection(org, "github", name=name, auth_method="oauth", environments=("development",))
+        return {"conn": name}
+
+    def snapshot(self, org: Organization) -> list[tuple]:
+        return connections_state(org)
 
 
 def test_get_is_not_allowed_on_post_only_actions(client_as, github):
@@ -185,19 +172,11 @@ def test_user_may_test_but_not_manage(client_as, github):
         assert control in admin, control
 
 
-def test_another_organizations_pages_answer_404(client_as, github, other_org, make_connection):
-    theirs = make_connection(other_org, "github", name="their-gh", actor=other_org.memberships.get().user)
+def test_unknown_objects_answer_404(client_as, github):
+    """What the matrix does not cover: names of nothing (a connection, a provider, an auth method, an
+    environment)."""
     client = client_as("admin")
     paths = [
-        url("connection_list", "globex"),
-        url("connection_detail", "globex", connection_name="their-gh"),
-        url("connection_create", "globex", provider="github"),
-        url("connection_delete", "globex", connection_name="their-gh"),
-        url("environment_selection", "globex", env_slug="development"),
-        # Another organization's connection under one's own organization is not found either.
-        url("connection_detail", connection_name="their-gh"),
-        url("connection_edit", connection_name="their-gh"),
-        url("connection_usage", connection_name="their-gh"),
         url("connection_detail", connection_name="does-not-exist"),
         url("connection_create", provider="no-such-provider"),
         url("connection_create", provider="github") + "?auth_method=nope",
@@ -205,18 +184,6 @@ def test_another_organizations_pages_answer_404(client_as, github, other_org, ma
     ]
     for path in paths:
         assert client.get(path).status_code == 404, path
-    assert client.post(url("connection_delete", connection_name="their-gh")).status_code == 404
-    assert client.post(url("connection_test", "globex", connection_name="their-gh")).status_code == 404
-    assert Connection.objects.filter(pk=theirs.pk).exists()
-
-
-def test_anonymous_users_are_sent_to_login(client, github):
-    for path in (url("connection_list"), url("connection_detail", connection_name="gh-main")):
-        response = client.get(path)
-        assert response.status_code == 302
-        assert response["Location"].startswith(reverse("login"))
-    assert client.post(url("connection_delete", connection_name="gh-main")).status_code == 302
-    assert Connection.objects.filter(pk=github.pk).exists()
 
 
 def test_navigation_links_to_the_connections_page(client_as, org, members):
@@ -695,3 +662,113 @@ def test_selection_explains_the_choice_or_the_error_word_for_word(client_as, org
     assert "No connection available for provider 'aws' in environment 'staging'" in page
     listing = text(client.get(url("connection_list")))
     assert f'href="{url("environment_selection", env_slug="staging")}"' in listing
+
+
+# --- Connection roles --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(org, members, make_connection, moto, settings):
+    settings.PLATFORM_AWS_ACCOUNT_ID = MOTO_ACCOUNT_ID
+    return make_connection(
+        org, "aws", name="aws-prod", auth_method="assume_role", config={"account_id": MOTO_ACCOUNT_ID}
+    )
+
+
+def page(client, user, path="/o/acme/connections/aws-prod/"):
+    client.force_login(user)
+    return client.get(path)
+
+
+def test_provisioner_adds_and_validates_a_role(client, members, aws):
+    iam = boto3.client("iam", region_name="us-east-1")
+    arn = create_iam_role(iam, "Deployer", trust_policy(aws.external_id))
+    client.force_login(members["provisioner"])
+    assert "Add role" in client.get("/o/acme/connections/aws-prod/").content.decode()
+    response = client.post(
+        "/o/acme/connections/aws-prod/roles/new/", {"name": "deploy", "role_arn": arn, "session_duration": 3600}
+    )
+    assert response.status_code == 302
+    role = ConnectionRole.objects.get(connection=aws)
+    assert role.status == "pending"
+    response = client.post(f"/o/acme/connections/aws-prod/roles/{role.pk}/validate/", follow=True)
+    role.refresh_from_db()
+    assert role.status == "valid", role.validation_error
+    assert "Valid" in response.content.decode()
+
+
+def test_sloppy_trust_is_explained_on_the_page(client, members, aws):
+    iam = boto3.client("iam", region_name="us-east-1")
+    arn = create_iam_role(iam, "Sloppy", trust_policy(None))
+    client.force_login(members["admin"])
+    client.post("/o/acme/connections/aws-prod/roles/new/", {"role_arn": arn, "session_duration": 3600})
+    role = ConnectionRole.objects.get(connection=aws)
+    body = client.post(f"/o/acme/connections/aws-prod/roles/{role.pk}/validate/", follow=True).content.decode()
+    role.refresh_from_db()
+    assert role.status == "invalid" and "confused deputy" in role.validation_error
+    assert "confused deputy" in body
+
+
+def test_field_errors_on_the_form(client, members, aws):
+    client.force_login(members["provisioner"])
+    response = client.post(
+        "/o/acme/connections/aws-prod/roles/new/", {"role_arn": "not-an-arn", "session_duration": 60}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "role_arn" in body and "900" in body
+    assert not ConnectionRole.objects.exists()
+
+
+@pytest.mark.parametrize("role_name", ["viewer", "user"])
+def test_viewers_and_users_see_no_role_controls(client, members, aws, role_name):
+    ConnectionRole.objects.create(
+        connection=aws, org=aws.org, role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/x", session_duration=3600
+    )
+    body = page(client, members[role_name]).content.decode()
+    assert "Add role" not in body and "Validate</button>" not in body
+
+
+ROLES_URL = CONNECTION + "roles/"
+
+
+class TestRolePagesRoleTable(PermissionMatrix):
+    """Adding, validating and removing connection roles on the pages: every role, another organization's
+    connection and role (404, also under our own organization's URL), an outsider, anonymous; a refused
+    request leaves the role pending and adds none. {conn} is aws-<org> (assume role, in moto's account)."""
+
+    refused_before_lookup = frozenset({"role_id"})  # the role is looked up after the check on the connection
+    cases = [
+        Case.page("get", ROLES_URL + "new/", Action.MANAGE_ROLES),
+        Case.page("post", ROLES_URL + "new/", Action.MANAGE_ROLES,
+                  body={"role_arn": f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Other", "session_duration": 3600}),
+        Case.page("post", ROLES_URL + "{role_id}/validate/", Action.MANAGE_ROLES),
+        Case.page("post", ROLES_URL + "{role_id}/delete/", Action.MANAGE_ROLES),
+    ]  # fmt: skip
+
+    @pytest.fixture(autouse=True)
+    def _aws(self, moto, platform_in_moto_account) -> None:
+        """The roles' IAM roles live in moto, and validation asks it."""
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        connection, role = create_aws_role_connection(org)
+        return {"conn": connection.name, "role_id": role.pk}
+
+    def snapshot(self, org: Organization) -> list[tuple]:
+        return connections_state(org) + sorted(ConnectionRole.objects.filter(org=org).values_list("pk", "status"))
+
+
+def test_roles_only_for_aws_and_azure(client, members, org, make_connection):
+    make_connection(org, "github", name="gh-acme")
+    client.force_login(members["admin"])
+    assert client.get("/o/acme/connections/gh-acme/roles/new/").status_code == 404
+    assert "Add role" not in client.get("/o/acme/connections/gh-acme/").content.decode()
+
+
+def test_remove_role(client, members, aws):
+    role = ConnectionRole.objects.create(
+        connection=aws, org=aws.org, role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/x", session_duration=3600
+    )
+    client.force_login(members["provisioner"])
+    assert client.post(f"/o/acme/connections/aws-prod/roles/{role.pk}/delete/").status_code == 302
+    assert not ConnectionRole.objects.exists()

@@ -453,6 +453,7 @@ def test_fingerprint_is_short_keyed_and_stable():
 
 @pytest.fixture
 def moto_kms(monkeypatch):
+    # late import: moto.server loads Flask and moto's backends (~1 s); only the KMS tests pay for it
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -44,6 +44,7 @@ _HOST_AWS_VARIABLES = (
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A ThreadedMotoServer on a free loopback port for the session; yields its base URL."""
+    # late import: moto.server loads Flask and moto's backends (~1 s); only sessions that start it pay
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -1,4 +1,6 @@
-"""Connection roles: adding, validating against moto (server mode, real HTTP) and a fake Azure, the API.
+"""Connection roles (connections/role_validation.py): adding, validating against moto (server mode, real
+HTTP) and a fake Azure, the validation task. The API is tested in test_api_roles.py, the pages in
+test_views.py.
 
 moto does not enforce trust policies and has no policy simulator (TESTING.md), so these tests prove
 that *our* trust analysis and policy evaluation decide the status: a role with a sloppy trust policy
@@ -7,17 +9,13 @@ is assumable in moto, yet must come out invalid.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM
 from accounts.choices import AuditAction
@@ -36,11 +34,15 @@ from connections.role_validation import (
     validate_before_use,
 )
 from connections.tasks import validate_role_task
+from tests.connections.conftest import add_aws_role, allow, attach, create_iam_role, trust_policy
 from tests.connections.provider_examples import CLIENT_ID, SUBSCRIPTION_ID, TENANT_ID, valid_examples
 from tests.fakes.azure_arm import FakeAzure
 from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("platform_in_moto_account", "no_detected_permissions", "eager_role_validation"),
+]
 
 AZURE_SECRET = valid_examples()["azure"]["client_secret"][1]["client_secret"]
 PRINCIPAL_ID = "5d1c9e36-0c8b-4a3e-9f41-2b7d6e8a9c10"
@@ -49,70 +51,6 @@ OTHER_PRINCIPAL_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
 # --- fixtures and helpers -------------------------------------------------------------------------
 
-
-@pytest.fixture(autouse=True)
-def _platform(settings) -> None:
-    settings.PLATFORM_AWS_ACCOUNT_ID = MOTO_ACCOUNT_ID
-
-
-@pytest.fixture(autouse=True)
-def _no_detected_sources(monkeypatch) -> None:
-    """Each test registers its own detected-permission sources."""
-    monkeypatch.setattr(role_validation, "DETECTED_PERMISSION_SOURCES", [])
-
-
-@pytest.fixture(autouse=True)
-def _eager(monkeypatch) -> None:
-    """The default runtime (no broker): the validate endpoint runs the task in the request."""
-    monkeypatch.setitem(validate_role_task.app.conf, "task_always_eager", True)
-    monkeypatch.setitem(validate_role_task.app.conf, "task_eager_propagates", True)
-
-
-@pytest.fixture
-def iam(moto) -> Any:
-    return boto3.client("iam", region_name="us-east-1")
-
-
-@pytest.fixture
-def aws_connection(org, members, make_connection) -> Connection:
-    return make_connection(org, "aws", auth_method="assume_role", config={"account_id": MOTO_ACCOUNT_ID})
-
-
-def trust_policy(external_id: str | None, principal: str = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:root") -> dict:
-    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
-    if external_id is not None:
-        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
-    return {"Version": "2012-10-17", "Statement": [statement]}
-
-
-def allow(*actions: str) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
-
-
-def create_iam_role(
-    iam: Any,
-    name: str,
-    trust: dict,
-    *,
-    managed: dict[str, dict] | None = None,
-    inline: dict[str, dict] | None = None,
-    max_session: int = 3600,
-) -> str:
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=max_session)
-    for policy_name, document in (managed or {}).items():
-        attach(iam, name, policy_name, document)
-    for policy_name, document in (inline or {}).items():
-        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
-    return arn["Role"]["Arn"]
-
-
-def attach(iam: Any, role_name: str, policy_name: str, document: dict) -> None:
-    created = iam.create_policy(PolicyName=policy_name, PolicyDocument=json.dumps(document))
-    iam.attach_role_policy(RoleName=role_name, PolicyArn=created["Policy"]["Arn"])
-
-
-def add_aws_role(connection: Connection, members: dict, arn: str, **kwargs: Any) -> ConnectionRole:
-    return do_add_role(connection, actor=members["provisioner"], role_arn=arn, **kwargs)
 
 
 def validate(role: ConnectionRole, members: dict, **kwargs: Any) -> ConnectionRole:
@@ -499,160 +437,6 @@ def test_azure_federated_needs_a_signer(azure, org, members, make_connection, mo
     assert role.granted_permissions == ["Reader"]
     assert audiences == ["api://AzureADTokenExchange"]
     assert azure.assertions == ["header.payload.signature"]
-
-
-# --- API ------------------------------------------------------------------------------------------
-
-BASE = "/api/v1/orgs/acme/connections"
-
-
-def roles_url(connection: Connection, *rest: Any) -> str:
-    suffix = "".join(f"{part}/" for part in rest)
-    return f"{BASE}/{connection.name}/roles/{suffix}"
-
-
-def test_api_create_validate_get_list_delete(api_as, aws_connection, members, iam) -> None:
-    arn = create_iam_role(iam, "tf-api", trust_policy(aws_connection.external_id), managed={"s3": allow("s3:*")})
-    client: APIClient = api_as("provisioner")
-    created = client.post(
-        roles_url(aws_connection), {"role_arn": arn, "session_duration": 1800, "name": "storage"}, format="json"
-    )
-    assert created.status_code == 201, created.content
-    body = created.json()
-    assert (body["status"], body["role_arn"], body["session_duration"], body["name"]) == (
-        "pending",
-        arn,
-        1800,
-        "storage",
-    )
-    assert body["connection"] == aws_connection.name and body["provider"] == "aws"
-    assert created["Location"] == body["url"]
-    assert body["url"].endswith(roles_url(aws_connection, body["id"]))
-
-    validated = client.post(roles_url(aws_connection, body["id"], "validate"))
-    assert validated.status_code == 200, validated.content
-    assert validated.json()["status"] == "valid"
-    assert validated.json()["granted_permissions"] == ["s3:*"]
-
-    viewer = api_as("viewer")
-    assert viewer.get(roles_url(aws_connection, body["id"])).json()["status"] == "valid"
-    listing = viewer.get(roles_url(aws_connection))
-    assert listing.status_code == 200
-    rows = listing.json()["results"] if isinstance(listing.json(), dict) else listing.json()
-    assert [r["id"] for r in rows] == [body["id"]]
-
-    assert client.delete(roles_url(aws_connection, body["id"])).status_code == 204
-    assert viewer.get(roles_url(aws_connection, body["id"])).status_code == 404
-
-
-def test_api_session_duration_out_of_range_is_400(api_as, aws_connection) -> None:
-    arn = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf"
-    for seconds in (899, 43201):
-        response = api_as("admin").post(roles_url(aws_connection), {"role_arn": arn, "session_duration": seconds})
-        assert response.status_code == 400
-        assert "session_duration" in response.json()["error"]["fields"]
-    response = api_as("admin").post(roles_url(aws_connection), {"role_arn": "arn:aws:iam::999999999999:role/Tf"})
-    assert response.status_code == 400
-    assert "role_arn" in response.json()["error"]["fields"]
-    assert not ConnectionRole.objects.exists()
-
-
-def test_api_non_cloud_connection_is_400(api_as, org, members, make_connection) -> None:
-    github = make_connection(org, "github")
-    response = api_as("admin").post(roles_url(github), {"role_arn": f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf"})
-    assert response.status_code == 400
-    assert response.json()["error"]["message"] == (
-        "Connection roles are for Amazon Web Services and Microsoft Azure connections."
-    )
-
-
-@pytest.mark.parametrize(
-    ("role_name", "allowed"), [("viewer", False), ("user", False), ("provisioner", True), ("admin", True)]
-)
-def test_api_role_matrix(api_as, aws_connection, members, iam, role_name: str, allowed: bool) -> None:
-    arn = create_iam_role(iam, "tf-matrix", trust_policy(aws_connection.external_id))
-    existing = add_aws_role(aws_connection, members, arn)
-    client = api_as(role_name)
-
-    assert client.get(roles_url(aws_connection)).status_code == 200
-    assert client.get(roles_url(aws_connection, existing.pk)).status_code == 200
-
-    created = client.post(roles_url(aws_connection), {"role_arn": f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Other"})
-    assert created.status_code == (201 if allowed else 403), created.content
-    validated = client.post(roles_url(aws_connection, existing.pk, "validate"))
-    assert validated.status_code == (200 if allowed else 403), validated.content
-    deleted = client.delete(roles_url(aws_connection, existing.pk))
-    assert deleted.status_code == (204 if allowed else 403)
-    if not allowed:
-        assert created.json()["error"]["code"] == "permission_denied"
-        assert ConnectionRole.objects.get(pk=existing.pk).status == Status.PENDING
-        assert ConnectionRole.objects.count() == 1
-
-
-def test_api_invalid_body_from_viewer_is_still_403(api_as, aws_connection) -> None:
-    assert api_as("viewer").post(roles_url(aws_connection), {"session_duration": 5}).status_code == 403
-
-
-def test_api_other_org_is_404(aws_connection, members, other_org, make_connection) -> None:
-    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
-    outsider = APIClient()
-    outsider.force_authenticate(user=other_org.memberships.get(role="admin").user)
-    assert outsider.get(roles_url(aws_connection)).status_code == 404
-    assert outsider.get(roles_url(aws_connection, role.pk)).status_code == 404
-    assert outsider.post(roles_url(aws_connection), {"role_arn": role.role_arn}).status_code == 404
-    assert outsider.post(roles_url(aws_connection, role.pk, "validate")).status_code == 404
-    assert outsider.delete(roles_url(aws_connection, role.pk)).status_code == 404
-
-    theirs = make_connection(other_org, "aws", name="their-aws")
-    their_role = do_add_role(
-        theirs, actor=other_org.memberships.get(role="admin").user, role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/T"
-    )
-    insider = APIClient()
-    insider.force_authenticate(user=members["admin"])
-    # Their connection under our org's URL, and their role id under our connection: both invisible.
-    assert insider.get(f"{BASE}/their-aws/roles/").status_code == 404
-    assert insider.get(roles_url(aws_connection, their_role.pk)).status_code == 404
-    assert insider.get("/api/v1/orgs/globex/connections/their-aws/roles/").status_code == 404
-
-
-def test_api_queued_validation_answers_202(api_as, aws_connection, members, monkeypatch) -> None:
-    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
-    sent: list[tuple] = []
-
-    def delay(*args: Any) -> AsyncResult:
-        sent.append(args)
-        return AsyncResult("queued")
-
-    monkeypatch.setattr(validate_role_task, "delay", delay)
-    response = api_as("provisioner").post(roles_url(aws_connection, role.pk, "validate"))
-    assert response.status_code == 202
-    assert response.json()["status"] == "pending"
-    assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
-
-
-def test_queued_validation_is_sent_after_the_commit(
-    api_as, aws_connection, members, monkeypatch, django_capture_on_commit_callbacks
-) -> None:
-    """With a broker, the message leaves when the transaction commits (never for a rolled-back one)."""
-    role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
-    sent: list[tuple] = []
-    monkeypatch.setitem(validate_role_task.app.conf, "task_always_eager", False)
-    monkeypatch.setattr(validate_role_task, "apply_async", lambda args, kwargs, task_id: sent.append(args))
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = api_as("provisioner").post(roles_url(aws_connection, role.pk, "validate"))
-        assert sent == []  # nothing before the commit
-    assert response.status_code == 202 and len(callbacks) == 1
-    assert sent == [(role.pk, members["provisioner"].pk)]  # ids only in the message
-    assert response.json()["status"] == "pending"
-
-
-def test_api_schema_documents_the_role_endpoints(api_as) -> None:
-    from drf_spectacular.generators import SchemaGenerator
-
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    paths = schema["paths"]
-    assert "/api/v1/orgs/{org_slug}/connections/{name}/roles/" in paths
-    assert "post" in paths["/api/v1/orgs/{org_slug}/connections/{name}/roles/{id}/validate/"]
 
 
 def test_platform_account_from_sts_when_not_configured(aws_connection, members, iam, settings) -> None:

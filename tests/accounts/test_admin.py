@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,6 @@ def test_staff_admin_sees_only_organizations_they_administer(client, members, ot
     admin_user = members["admin"]
     admin_user.is_staff = True
     admin_user.save()
-    from django.contrib.auth.models import Permission
 
     admin_user.user_permissions.add(*Permission.objects.filter(content_type__app_label="connections"))
     client.force_login(admin_user)

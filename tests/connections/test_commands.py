@@ -1,4 +1,5 @@
-"""Key-ring rotation: rotate_connection_keys re-wraps every payload to the primary key, resumably."""
+"""Management commands of connections (connections/management/commands/): rotate_connection_keys re-wraps
+every payload to the primary key of the key ring, resumably."""
 
 from __future__ import annotations
 

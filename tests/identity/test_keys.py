@@ -1,10 +1,10 @@
-"""The OIDC issuer: discovery, JWKS, signed assertions, rotation, secrecy of the private key, and an
-end-to-end exchange with azure-identity against a fake Entra ID."""
+"""The OIDC issuer's signing keys (identity/keys.py): signed assertions, the one active key, rotation,
+secrecy of the private key, and an end-to-end exchange with azure-identity against a fake Entra ID.
+Discovery and the JWKS documents are in test_views.py, the admin in test_admin.py, the command in
+test_commands.py."""
 
 from __future__ import annotations
 
-import base64
-import importlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -14,95 +14,30 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEvent
 from core import crypto
-from identity import conf, keys
+from identity import keys
 from identity.keys import do_rotate_signing_key, get_active_key, jwks, sign_assertion, subject_for
 from identity.models import SigningKey, SigningKeyStatusChoices
+from tests.identity.conftest import (
+    ARM_SCOPE,
+    AUDIENCE,
+    CLIENT_ID,
+    ISSUER,
+    SUBJECT,
+    b64url_int,
+    fetch_jwks,
+    shift_time,
+    verify,
+)
 
 from .fake_azure import AZURE_AD_TOKEN_EXCHANGE, JWT_BEARER, FakeAzureAD
 
-ISSUER = "https://issuer.example.test"
-AUDIENCE = "sts.amazonaws.com"
-SUBJECT = "org:acme:connection:aws-prod"
-CLIENT_ID = "11111111-2222-4333-8444-555555555555"
-ARM_SCOPE = "https://management.azure.com/.default"
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _issuer(settings) -> None:
-    settings.OIDC_ISSUER_URL = ISSUER + "/"  # the trailing slash must not reach "iss"
-
-
-def fetch_jwks(client: Client) -> dict[str, Any]:
-    response = client.get("/.well-known/jwks.json")
-    assert response.status_code == 200
-    return response.json()
-
-
-def verify(token: str, client: Client, *, audience: str = AUDIENCE) -> dict[str, Any]:
-    """Verify like a relying party: nothing but the JWKS fetched over HTTP."""
-    kid = jwt.get_unverified_header(token)["kid"]
-    jwk = next(key for key in fetch_jwks(client)["keys"] if key["kid"] == kid)
-    return jwt.decode(token, key=jwt.PyJWK(jwk).key, algorithms=["RS256"], audience=audience, issuer=ISSUER)
-
-
-def shift_time(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
-    moment = timezone.now() + delta
-    monkeypatch.setattr(timezone, "now", lambda: moment)
-
-
-def b64url_int(value: int) -> str:
-    return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
-
-
-# ------------------------------------------------------------------------------------- discovery & JWKS
-
-
-def test_discovery_document(client: Client) -> None:
-    response = client.get("/.well-known/openid-configuration")
-
-    assert response.status_code == 200
-    assert "max-age=300" in response["Cache-Control"] and "public" in response["Cache-Control"]
-    document = response.json()
-    assert document["issuer"] == ISSUER
-    assert document["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
-    assert document["response_types_supported"] == ["id_token"]
-    assert document["subject_types_supported"] == ["public"]
-    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert {"iss", "sub", "aud", "exp", "iat"} <= set(document["claims_supported"])
-
-
-def test_documents_need_no_login_and_refuse_writes(client: Client) -> None:
-    assert client.post("/.well-known/jwks.json").status_code == 405
-    assert client.head("/.well-known/openid-configuration").status_code == 200
-
-
-def test_jwks_shape(client: Client) -> None:
-    response = client.get("/.well-known/jwks.json")
-
-    assert response.status_code == 200
-    assert "max-age=300" in response["Cache-Control"]
-    (key,) = response.json()["keys"]
-    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
-    assert key["kid"] == get_active_key().kid
-    assert key["e"] == "AQAB" and len(key["n"]) > 300  # 2048-bit modulus in base64url
-    assert not keys.PRIVATE_JWK_MEMBERS & key.keys()
-
-
-def test_issuer_url_default_has_no_trailing_slash(settings, monkeypatch) -> None:
-    monkeypatch.delenv("OIDC_ISSUER_URL", raising=False)
-    declared = importlib.reload(importlib.import_module("config.settings")).OIDC_ISSUER_URL
-    assert declared == "http://127.0.0.1:8000"
-    settings.OIDC_ISSUER_URL = declared + "/"
-    assert conf.issuer_url() == "http://127.0.0.1:8000"
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -259,33 +194,6 @@ def test_overlap_is_configurable_and_rotation_prunes(settings, monkeypatch: pyte
     assert [key["kid"] for key in jwks()["keys"]] == [third.kid, second.kid]
 
 
-def test_rotate_command(capsys) -> None:
-    old = get_active_key()
-
-    call_command("rotate_oidc_signing_key")
-
-    new = get_active_key()
-    assert new.kid != old.kid and new.kid in capsys.readouterr().out
-
-
-def test_rewrap_moves_private_keys_to_the_new_primary(settings) -> None:
-    new_entry = crypto.generate_key_ring_entry("oidc-new")
-    key = get_active_key()
-    old_kek = crypto.envelope_kid(key.private_key_envelope)
-    settings.CONNECTIONS_KEYS = f"{new_entry},{settings.CONNECTIONS_KEYS}"
-
-    call_command("rotate_oidc_signing_key", "--rewrap")
-    call_command("rotate_oidc_signing_key", "--rewrap")  # idempotent
-
-    key.refresh_from_db()
-    assert crypto.envelope_kid(key.private_key_envelope) == "oidc-new" != old_kek
-    assert get_active_key().kid == key.kid  # re-wrapping does not rotate the signing key
-    assert AuditEvent.objects.filter(action=keys.AuditAction.OIDC_KEY_REWRAPPED).count() == 1
-    keys.clear_key_cache()
-    settings.CONNECTIONS_KEYS = new_entry  # the old KEK is gone: signing must still work
-    assert jwt.get_unverified_header(sign_assertion(audience=AUDIENCE, subject=SUBJECT))["kid"] == key.kid
-
-
 # ------------------------------------------------------------------------------------ private key secrecy
 
 
@@ -312,39 +220,6 @@ def test_private_key_never_leaves_encrypted_storage(client: Client, admin_client
         assert not any(secret in html for secret in secrets_)
     assert key.public_jwk["n"] in pages[1].content.decode()
     assert "PRIVATE KEY" not in repr(key) and raw not in repr(key)
-
-
-def test_admin_is_read_only_and_rotates(admin_client: Client) -> None:
-    old = get_active_key()
-
-    assert admin_client.get("/admin/identity/signingkey/add/").status_code == 403
-    assert admin_client.post(f"/admin/identity/signingkey/{old.pk}/delete/").status_code == 403
-    response = admin_client.post(
-        "/admin/identity/signingkey/", {"action": "rotate", "_selected_action": [old.pk]}, follow=True
-    )
-
-    assert response.status_code == 200
-    new = get_active_key()
-    assert new.kid != old.kid and new.kid in response.content.decode()
-
-
-def test_admin_rotate_needs_a_superuser(client: Client, django_user_model) -> None:
-    staff = django_user_model.objects.create_user(email="staff@platform.test", password="x" * 12, is_staff=True)
-    staff.user_permissions.add(*_view_permission())
-    client.force_login(staff)
-    key = get_active_key()
-
-    page = client.get("/admin/identity/signingkey/")
-    client.post("/admin/identity/signingkey/", {"action": "rotate", "_selected_action": [key.pk]})
-
-    assert page.status_code == 200 and 'value="rotate"' not in page.content.decode()
-    assert get_active_key() == key
-
-
-def _view_permission() -> list[Any]:
-    from django.contrib.auth.models import Permission
-
-    return list(Permission.objects.filter(content_type__app_label="identity", codename="view_signingkey"))
 
 
 # ------------------------------------------------------------------------------- Azure, end to end (fake)
