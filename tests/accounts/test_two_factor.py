@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,7 +20,9 @@ from accounts.audit import verify_chains
 from accounts.authn import services as authn_services
 from accounts.authn import twofactor
 from accounts.models import APIToken, AuditEvent, Organization
+from accounts.policy import Action
 from tests.conftest import PASSWORD, make_member
+from tests.permissions import Case, PermissionMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +260,18 @@ def test_an_unverified_session_of_an_enrolled_admin_must_verify(org, members):
     verified = client.post(response["Location"], {"code": totp_code(key, 1)})
     assert verified.status_code == 302 and verified["Location"] == "/o/acme/environments/"
     assert client.get("/o/acme/environments/").status_code == 200
+
+
+class TestSecurityRoleTable(PermissionMatrix):
+    """The security settings, page and API: admins only (Action.MANAGE_SECURITY); another organization's
+    are 404; anonymous requests are sent to sign in; a refused request changes nothing."""
+
+    cases = [
+        Case.page("get", "/o/{org}/security/", Action.MANAGE_SECURITY),
+        Case.page("post", "/o/{org}/security/", Action.MANAGE_SECURITY, body={}),
+        Case.api("get", "/api/v1/orgs/{org}/security/", Action.MANAGE_SECURITY),
+        Case.api("patch", "/api/v1/orgs/{org}/security/", Action.MANAGE_SECURITY, body={"require_admin_2fa": False}),
+    ]
+
+    def snapshot(self, org: Organization) -> Any:
+        return Organization.objects.get(pk=org.pk).require_admin_2fa
