@@ -95,9 +95,11 @@ class OrgSecurityView(OrgScopedMixin, APIView):
 
     @extend_schema(request=OrgSecuritySerializer, responses=OrgSecuritySerializer)
     def patch(self, request: Request, org_slug: str) -> Response:
-        data = OrgSecuritySerializer(data=request.data)
+        data = OrgSecuritySerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        org = services.do_set_admin_two_factor(
-            self.get_org(), actor=self.actor, require_admin_2fa=data.validated_data["require_admin_2fa"]
-        )
+        org = self.get_org()
+        if "require_admin_2fa" in data.validated_data:
+            org = services.do_set_admin_two_factor(
+                org, actor=self.actor, require_admin_2fa=data.validated_data["require_admin_2fa"]
+            )
         return Response(OrgSecuritySerializer(self._payload(org)).data)

@@ -213,6 +213,8 @@ def test_security_page_and_api(org, members):
     off = api.patch("/api/v1/orgs/acme/security/", {"require_admin_2fa": False}, content_type="application/json")
     assert off.status_code == 200
     assert off.json() == {"require_admin_2fa": False, "admins_without_two_factor": ["second-admin@acme.test"]}
+    unchanged = api.patch("/api/v1/orgs/acme/security/", {}, content_type="application/json")
+    assert unchanged.status_code == 200 and unchanged.json()["require_admin_2fa"] is False
     bad = api.patch("/api/v1/orgs/acme/security/", {"require_admin_2fa": "maybe"}, content_type="application/json")
     assert bad.status_code == 400 and "require_admin_2fa" in bad.json()["error"]["fields"]
     _, viewer_token = services.do_create_token(org, actor=members["viewer"], name="v")
