@@ -19,6 +19,23 @@ TWO_FACTOR_REQUIRED = (
 )
 
 
+def check_two_factor_requirement(request: Request, org: Organization) -> None:
+    """login hardening: an admin of an organization that requires two-factor, acting without it, is
+    refused there (403 `two_factor_required`), whatever the action."""
+    user, token = split_actor(request.auth or request.user)
+    if twofactor.api_requirement_unmet(user, token, org):
+        raise PermissionDenied(TWO_FACTOR_REQUIRED, code="two_factor_required")
+
+
+class TwoFactorRequirementPermission(BasePermission):
+    """For views whose object is the organization itself (`/api/v1/orgs/<slug>/`)."""
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if isinstance(obj, Organization):
+            check_two_factor_requirement(request, obj)
+        return True
+
+
 class PolicyPermission(BasePermission):
     """Asks `policy.can` with the action the view declares for the current DRF action.
 
@@ -33,9 +50,7 @@ class PolicyPermission(BasePermission):
         org = view.get_org() if hasattr(view, "get_org") else None
         if org is None:
             return True
-        user, token = split_actor(request.auth or request.user)
-        if twofactor.api_requirement_unmet(user, token, org):  # login hardening: the org requires 2FA
-            raise PermissionDenied(TWO_FACTOR_REQUIRED, code="two_factor_required")
+        check_two_factor_requirement(request, org)
         return can(request.auth or request.user, view.required_action(), org) or view.object_level_only()
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:

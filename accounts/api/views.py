@@ -28,7 +28,7 @@ from accounts.models import APIToken, AuditEvent, Environment, Membership, Notif
 from accounts.policy import Action, can, member_org_ids
 
 from . import serializers as s
-from .permissions import OrgScopedMixin
+from .permissions import OrgScopedMixin, TwoFactorRequirementPermission
 
 
 def _actor(request: Request) -> Any:
@@ -127,6 +127,7 @@ class OrganizationViewSet(
 ):
     """Organizations you belong to. Any signed-in user may create one and becomes its admin."""
 
+    permission_classes = [IsAuthenticated, TwoFactorRequirementPermission]  # login hardening
     serializer_class = s.OrganizationSerializer
     lookup_field = "slug"
     ordering_fields = ["slug", "name", "created_at"]

@@ -242,6 +242,8 @@ def test_admins_without_two_factor_are_sent_to_enrolment_first(org, members, oth
     refused = api.get("/api/v1/orgs/acme/environments/")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "two_factor_required"
     assert api.get("/api/v1/me").status_code == 200
+    renamed = api.patch("/api/v1/orgs/acme/", {"name": "Pwned"}, content_type="application/json")
+    assert renamed.status_code == 403 and Organization.objects.get(pk=org.pk).name == "Acme"
     no_token = token_login(email="second-admin@acme.test", password=PASSWORD)
     assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "two_factor_required"
     # After enrolling, the same admin is let in.
