@@ -7,7 +7,7 @@ from vpn.router_configs import RouterConfigInput, Tunnel
 # What the cloud generates: letters, digits, `.` and `_`.
 CLOUD_PSK = "Xq3_f9.LmP2wZ8rT_kB4nV7yD1cA6sE0"
 # A custom key a user might set: quotes of both kinds, shell expansion, backslashes, XML markup, spaces.
-CUSTOM_PSK = "It's a \"key\" with $HOME, `id`, \\ & <xml>"
+CUSTOM_PSK = 'It\'s a "key" with $HOME, `id`, \\ & <xml>'
 
 # Each of these must come out of every vendor's file byte for byte.
 HOSTILE_PSKS = [
@@ -31,7 +31,7 @@ HOSTILE_PSKS = [
 ]
 
 # Names are free text too: they must never break out of a comment, a description or an identifier.
-HOSTILE_NAMES = ["Office VPN", "it's \"mine\" <b>&amp;</b> $x `y` \\", "--> <!-- */ #", "", "名前 VPN"]
+HOSTILE_NAMES = ["Office VPN", 'it\'s "mine" <b>&amp;</b> $x `y` \\', "--> <!-- */ #", "", "名前 VPN"]
 
 FIXED = RouterConfigInput(
     name="Head Office (Berlin)",
