@@ -1,13 +1,20 @@
 """OpenWrt (22.03 and later, strongSwan with swanctl): UCI sections for /etc/config/ipsec, network and firewall.
 
-The `ipsec` sections are the ones OpenWrt's swanctl init script turns into swanctl.conf (`remote`,
-`tunnel`, `crypto_proposal`); XFRM interfaces (package xfrm) make it route-based, with the inside addresses
-and the route to the VPC in /etc/config/network. Values are single-quoted the way `uci export` writes them
-(a `'` becomes `'\\''`), so any key survives UCI's shell-like parser unchanged. An nftables include clamps
-TCP MSS for VPC traffic.
+The `ipsec` sections are the ones OpenWrt's swanctl init script (/etc/init.d/swanctl) turns into
+swanctl.conf: `remote` (with `list child`), `child`, `crypto_proposal`. The older script's names
+(`gateway`, `list tunnel`) are written too, so either version finds its options; each ignores the other's.
+XFRM interfaces (package xfrm) make it route-based, with the inside addresses and the route to the VPC in
+/etc/config/network. An nftables include clamps TCP MSS for VPC traffic.
+
+Quoting happens twice: values are single-quoted the way `uci export` writes them (a `'` becomes `'\\''`),
+and the init script then copies `pre_shared_key` *unquoted* into `secret = ...` of swanctl.conf, where `#`,
+quotes, braces or surrounding spaces would change it. So a key with anything beyond letters, digits, `.`,
+`_` and `-` is written as `0x` + hex, which swanctl decodes to exactly the same bytes.
 """
 
 from __future__ import annotations
+
+import re
 
 from vpn.router_configs.base import (
     CHILD_LIFETIME,
@@ -40,6 +47,16 @@ def quote(value: str | int) -> str:
     return "'" + str(value).replace("'", "'\\''") + "'"
 
 
+_SAFE_UNQUOTED = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def psk_value(psk: str) -> str:
+    """The key as the init script can pass it through unquoted: as is when plain, else swanctl's 0x hex."""
+    if _SAFE_UNQUOTED.fullmatch(psk) and psk[:2].lower() not in ("0x", "0s"):
+        return psk
+    return "0x" + psk.encode().hex()
+
+
 def _section(kind: str, name: str | None, options: list[tuple[str, str, str | int]]) -> list[str]:
     """`config kind 'name'` with `option`/`list` lines ((keyword, key, value) triples)."""
     lines = [f"config {kind}" + (f" {quote(name)}" if name else "")]
@@ -56,28 +73,31 @@ def _ipsec(p: Plan, base: str) -> list[str]:
             name,
             [
                 ("option", "enabled", 1),
+                ("list", "remote_addrs", t.outside_ip),
                 ("option", "gateway", t.outside_ip),
+                ("option", "keyexchange", "ikev2"),
                 ("option", "local_identifier", p.customer_public_ip),
                 ("option", "remote_identifier", t.outside_ip),
                 ("option", "authentication_method", "psk"),
-                ("option", "pre_shared_key", t.psk),
+                ("option", "pre_shared_key", psk_value(t.psk)),
                 ("option", "mobike", 0),
                 ("option", "keyingtries", 0),
                 ("option", "rekeytime", f"{IKE_LIFETIME // 3600}h"),
                 ("option", "dpddelay", f"{DPD_DELAY}s"),
                 ("list", "crypto_proposal", f"{base}_proposal"),
+                ("list", "child", name),
                 ("list", "tunnel", name),
             ],
         )
         lines += _section(
-            "tunnel",
+            "child",
             name,
             [
+                ("option", "mode", "tunnel"),
                 ("list", "local_subnet", "0.0.0.0/0"),
                 ("list", "remote_subnet", "0.0.0.0/0"),
                 ("option", "if_id", IF_ID_BASE + t.number),
                 ("option", "startaction", "start"),
-                ("option", "closeaction", "start"),
                 ("option", "dpdaction", "restart"),
                 ("option", "rekeytime", f"{CHILD_LIFETIME // 3600}h"),
                 ("list", "crypto_proposal", f"{base}_proposal"),
@@ -182,6 +202,8 @@ def _steps(p: Plan, base: str) -> list[str]:
             "Append each part below to the file named in its heading (/etc/config/ipsec, /etc/config/network, "
             "/etc/config/firewall); create /etc/nftables.d/20-" + base + "-mss.nft from the last part.",
             "If XFRM if_id 41/42 are in use on this router, pick free ids in both ipsec and network parts.",
+            "A pre-shared key written as 0x followed by hex digits is the key hex-encoded (it holds characters "
+            "the init script cannot pass through); strongSwan decodes it to the same key.",
             f"Apply: service network reload && service firewall restart && service swanctl restart; routes to "
             f"{p.vpc_cidr} go over tunnel 1 (metric 100), tunnel 2 is the backup (metric 200).",
             "Check: swanctl --list-sas shows both tunnels ESTABLISHED; ping the cloud side inside addresses.",

@@ -17,6 +17,7 @@ import pytest
 from tests.vpn.router_configs.inputs import CLOUD_PSK, FIXED, HOSTILE_NAMES, HOSTILE_PSKS, with_psks
 from vpn.router_configs import render
 from vpn.router_configs.base import identifier
+from vpn.router_configs.openwrt import quote as uci_quote
 
 PAIRS = [(psk, CLOUD_PSK) for psk in HOSTILE_PSKS] + [(CLOUD_PSK, psk) for psk in HOSTILE_PSKS[:3]]
 
@@ -98,9 +99,22 @@ def _uci_options(text: str, key: str) -> list[str]:
     return values
 
 
+def _swanctl_unquoted(value: str) -> str:
+    """What strongSwan makes of `secret = <value>` written unquoted, as OpenWrt's init script writes it."""
+    if value.startswith("0x"):
+        return bytes.fromhex(value[2:]).decode()
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", value) and value[:2].lower() not in ("0x", "0s"), value
+    return value
+
+
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
-def test_uci_keys_read_back_unchanged(pair: tuple[str, str]) -> None:
-    assert _uci_options(render("openwrt", with_psks(*pair)), "pre_shared_key") == list(pair)
+def test_uci_keys_survive_uci_and_the_init_scripts_unquoted_copy(pair: tuple[str, str]) -> None:
+    values = _uci_options(render("openwrt", with_psks(*pair)), "pre_shared_key")
+    assert [_swanctl_unquoted(value) for value in values] == list(pair)
+
+
+def test_uci_keeps_a_cloud_generated_key_readable() -> None:
+    assert _uci_options(render("openwrt", FIXED), "pre_shared_key")[0] == CLOUD_PSK
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -197,3 +211,9 @@ def test_the_generic_text_shows_keys_verbatim_between_markers() -> None:
 def test_fixed_input_still_renders_the_custom_key_for_every_vendor() -> None:
     """The golden input's second key is the hostile one: every golden file exercises escaping."""
     assert any(char in FIXED.tunnels[1].psk for char in "'\"$`\\<>&")
+
+
+@pytest.mark.parametrize("value", HOSTILE_PSKS)
+def test_uci_quoting_itself_round_trips(value: str) -> None:
+    """Every other UCI value goes through the same quoting as `uci export`."""
+    assert shlex.split(f"\toption key {uci_quote(value)}") == ["option", "key", value]
