@@ -40,8 +40,16 @@ def quote(value: str) -> str:
 
 
 def _steps(p: Plan) -> list[str]:
+    caution = []
+    if any('"' in t.psk for t in p.tunnels):
+        caution.append(
+            "A key below contains a double quote: the CLI takes it as written, but EdgeOS writes keys into its "
+            "own IPsec secrets file in double quotes. If that tunnel fails authentication, set a key without "
+            'a " in the platform and download this file again.'
+        )
     return numbered(
         [
+            *caution,
             "Replace eth0 below with your WAN interface if it differs; if vti0/vti1 are in use, pick free VTI "
             "interfaces and change them everywhere.",
             "Log in over SSH and paste the commands below (they enter configure mode, commit and save).",

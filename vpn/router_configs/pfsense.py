@@ -87,8 +87,15 @@ def _phase2(root: ET.Element, p: Plan, t: TunnelPlan) -> None:
 
 def _steps(p: Plan) -> list[str]:
     t1, t2 = p.tunnels
+    caution = []
+    if not all(t.psk.isascii() for t in p.tunnels):
+        caution.append(
+            "A key below contains non-ASCII characters, which pfSense's IPsec page refuses: set an ASCII key "
+            "in the platform and download this file again."
+        )
     return numbered(
         [
+            *caution,
             "Diagnostics > Backup & Restore: download a backup of the current configuration first.",
             "If this firewall has no IPsec tunnels yet: Restore Backup, area 'IPsec', this file (it replaces the "
             "IPsec section). Otherwise copy the <phase1>/<phase2> elements into the <ipsec> section of "

@@ -217,3 +217,11 @@ def test_fixed_input_still_renders_the_custom_key_for_every_vendor() -> None:
 def test_uci_quoting_itself_round_trips(value: str) -> None:
     """Every other UCI value goes through the same quoting as `uci export`."""
     assert shlex.split(f"\toption key {uci_quote(value)}") == ["option", "key", value]
+
+
+def test_vendors_warn_where_the_router_itself_limits_keys() -> None:
+    """EdgeOS quotes keys in its own secrets file; pfSense's page refuses non-ASCII keys."""
+    assert "contains a double quote" in render("edgeos", with_psks('a"b', CLOUD_PSK))
+    assert "contains a double quote" not in render("edgeos", with_psks("a'b$c", CLOUD_PSK))
+    assert "non-ASCII" in render("pfsense", with_psks(CLOUD_PSK, "ключ"))
+    assert "non-ASCII" not in render("pfsense", with_psks(CLOUD_PSK, "a'b\"c"))
