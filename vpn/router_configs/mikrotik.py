@@ -3,7 +3,8 @@ r"""MikroTik RouterOS v7: a CLI script for /ip ipsec (profile, proposal, peer, i
 RouterOS IPsec is policy-based: one policy per tunnel for on-prem subnet <-> VPC, which is the route to
 the VPC; tunnel 2's policy is added disabled as the standby (two enabled policies with the same selectors
 would conflict). Strings are double-quoted with RouterOS escapes: `\\`, `\"`, `\$` (variable substitution)
-and `\?` (help), and every byte outside printable ASCII as `\XX` hex.
+and `\?` (help), and every byte outside printable ASCII as `\XX` hex. RouterOS parses an identity secret
+that starts with `0x` as hex, so such a key is written hex-encoded (the same bytes).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def quote(value: str) -> str:
         else:
             out.extend(f"\\{byte:02X}" for byte in char.encode())
     return '"' + "".join(out) + '"'
+
+
+def secret_value(psk: str) -> str:
+    """The identity's `secret=`: a quoted string, or 0x-hex when RouterOS would read the text as hex."""
+    if psk[:2].lower() == "0x":
+        return "0x" + psk.encode().hex()
+    return quote(psk)
 
 
 def _steps(p: Plan) -> list[str]:
@@ -90,7 +98,7 @@ def render(data: RouterConfigInput) -> str:
     lines.append("/ip ipsec identity")
     for t in p.tunnels:
         lines.append(
-            f"add peer={quote(f'{base}-tunnel{t.number}')} auth-method=pre-shared-key secret={quote(t.psk)} "
+            f"add peer={quote(f'{base}-tunnel{t.number}')} auth-method=pre-shared-key secret={secret_value(t.psk)} "
             f"my-id=address:{p.customer_public_ip} generate-policy=no"
         )
     lines.append("/ip ipsec policy")

@@ -154,7 +154,11 @@ def _routeros_strings(line: str) -> dict[str, str]:
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 def test_routeros_keys_read_back_unchanged_and_never_expand_variables(pair: tuple[str, str]) -> None:
     text = render("mikrotik", with_psks(*pair))
-    secrets = [_routeros_strings(line)["secret"] for line in text.splitlines() if " secret=" in line]
+    secrets = []
+    for line in text.splitlines():
+        if " secret=" in line:
+            hexed = re.search(r" secret=0x([0-9a-f]+) ", line)
+            secrets.append(bytes.fromhex(hexed.group(1)).decode() if hexed else _routeros_strings(line)["secret"])
     assert secrets == list(pair)
     for line in text.splitlines():
         if " secret=" in line:
@@ -185,6 +189,12 @@ def _swanctl_secrets(text: str) -> list[str]:
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 def test_swanctl_secrets_read_back_unchanged(pair: tuple[str, str]) -> None:
     assert _swanctl_secrets(render("strongswan", with_psks(*pair))) == list(pair)
+
+
+def test_routeros_hex_encodes_a_key_it_would_otherwise_parse_as_hex() -> None:
+    text = render("mikrotik", with_psks("0xdeadbeef", "0Xabc"))
+    assert "secret=0x" + b"0xdeadbeef".hex() + " " in text
+    assert "secret=0x" + b"0Xabc".hex() + " " in text
 
 
 def test_swanctl_hex_encodes_a_key_it_would_otherwise_decode_as_hex_or_base64() -> None:
