@@ -55,6 +55,7 @@ def _phase1(root: ET.Element, p: Plan, t: TunnelPlan) -> None:
     sub(phase1, "nat_traversal", "on")
     sub(phase1, "noinstallpolicy", 1)
     sub(phase1, "auto", "start")
+    sub(phase1, "keyingtries", -1)  # retry forever
     sub(phase1, "dpd_delay", DPD_DELAY)
     sub(phase1, "dpd_maxfail", DPD_FAILURES)
     sub(phase1, "dpd_action", "restart")
