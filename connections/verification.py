@@ -123,12 +123,14 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
     connection.health_status = HealthStatusChoices.HEALTHY if outcome.ok else HealthStatusChoices.UNHEALTHY
     connection.last_checked_at = timezone.now()
     connection.last_check_error = "" if outcome.ok else outcome.message
+    connection.last_check_message = outcome.message
     connection.last_check_duration_ms = outcome.duration_ms
     if connection.status != ConnectionStatusChoices.INACTIVE:
         connection.status = ConnectionStatusChoices.ACTIVE if outcome.ok else ConnectionStatusChoices.ERROR
     connection.save(
         update_fields=[
-            "health_status", "last_checked_at", "last_check_error", "last_check_duration_ms", "status", "updated_at"
+            "health_status", "last_checked_at", "last_check_error", "last_check_message", "last_check_duration_ms",
+            "status", "updated_at",
         ]
     )
     # A person's Test is always audited; the scheduled sweep only when the health changes (the use
@@ -140,7 +142,23 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
         )
     if not outcome.ok and not was_unhealthy:
         _alert(connection, outcome, actor)
+    elif outcome.ok and was_unhealthy:
+        _resolve_alerts(connection, outcome, actor)
     return connection
+
+
+def _resolve_alerts(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:
+    """A connection that passes again clears its open health alerts, so the banner shows only what
+    still needs someone; the audit trail keeps both the alert and its resolution."""
+    resolved = Notification.objects.filter(
+        org=connection.org, target_type="connections.connection", target_id=str(connection.pk),
+        level=Notification.Level.ERROR, dismissed_at__isnull=True,
+    ).update(dismissed_at=timezone.now())
+    if resolved:
+        record_event(
+            org=connection.org, action=AuditAction.CONNECTION_ALERT_RESOLVED, actor=actor, target=connection,
+            details={"resolved": resolved, "message": outcome.message},
+        )
 
 
 def _alert(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:

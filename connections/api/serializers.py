@@ -134,6 +134,10 @@ class ConnectionHealthSerializer(serializers.Serializer):
     status = serializers.CharField(source="health_status", help_text="unknown, healthy or unhealthy.")
     last_checked_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(source="last_check_error", allow_blank=True)
+    message = serializers.CharField(
+        source="last_check_message", allow_blank=True,
+        help_text="What the provider said on the last check, passed or failed (e.g. 'Authenticated as ...').",
+    )
     duration_ms = serializers.IntegerField(source="last_check_duration_ms", allow_null=True)
 
 

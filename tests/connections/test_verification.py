@@ -40,6 +40,7 @@ def test_test_button_saves_a_healthy_result(api_as, aws):
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
     assert body["health"]["last_checked_at"] and body["health"]["error"] == ""
     assert body["health"]["duration_ms"] is not None
+    assert body["health"]["message"].startswith("Authenticated as ")  # the provider's words are kept
     assert AuditEvent.objects.filter(action="connection.tested", details__ok=True).count() == 1
     usage = ConnectionUsage.objects.get(connection=aws)
     assert usage.purpose == "connection-test" and usage.actor_label == "user@acme.test"
@@ -57,6 +58,31 @@ def test_failed_check_sets_error_and_alerts_once(api_as, aws, members):
     services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
     body = api_as("user").post(URL.format(name="aws-dev")).json()
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
+
+
+def test_recovery_resolves_the_open_alert_once(api_as, aws, members, client):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    api_as("user").post(URL.format(name="aws-dev"))
+    alert = Notification.objects.get(org=aws.org)
+    assert alert.dismissed_at is None
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
+    for _ in range(2):
+        api_as("user").post(URL.format(name="aws-dev"))
+    alert.refresh_from_db()
+    assert alert.dismissed_at is not None
+    assert AuditEvent.objects.filter(action="connection.alert_resolved", details__resolved=1).count() == 1
+    client.force_login(members["admin"])
+    page = client.get("/o/acme/connections/aws-dev/").content.decode()
+    assert "is failing its check" not in page and "Authenticated as " in page
+
+
+def test_card_shows_the_failing_checks_message(api_as, aws, members, client):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    error = api_as("user").post(URL.format(name="aws-dev")).json()["health"]["error"]
+    client.force_login(members["viewer"])
+    page = client.get("/o/acme/connections/").content.decode()
+    assert 'class="card-check-error"' in page and "999999999999" in page
+    assert error[:60] in page
 
 
 def test_queued_test_is_sent_after_the_commit(
