@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.actors import SYSTEM
@@ -88,7 +90,7 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
     spec = connection.provider_spec
     started = time.monotonic()
     try:
-        with use_credentials(connection, actor=actor, purpose="connection-test") as creds:
+        with use_credentials(connection, actor=actor, purpose="connection-test", for_test=True) as creds:
             ref = None
             if creds.ref is not None:
                 ref_conn = creds.ref.connection
@@ -101,6 +103,8 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
         outcome = CheckOutcome(True, result.message, int((time.monotonic() - started) * 1000))
     except CheckFailed as exc:
         outcome = CheckOutcome(False, f"Authentication failed: {exc.reason}", int((time.monotonic() - started) * 1000))
+    except (PermissionDenied, Http404):
+        raise  # who may test is not the connection's health: nothing is recorded, nothing alerts
     except NotImplementedError:
         outcome = CheckOutcome(False, f"{spec.label} connections cannot be tested yet.", 0)
     except Exception as exc:  # any provider/SDK error is a failed check, reported without secrets

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.exceptions import PermissionDenied
+from guardian.shortcuts import assign_perm
 
 from accounts.models import AuditEvent, Notification, Organization
 from accounts.policy import Action
@@ -19,6 +21,7 @@ from config.celery import app
 from connections import services, tasks
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
+from connections.verification import run_check
 from tests.connections.conftest import connections_state, create_connection
 from tests.fakes.moto_server import moto, moto_server  # noqa: F401
 from tests.permissions import Case, PermissionMatrix
@@ -225,3 +228,24 @@ def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_o
         server.shutdown()
     assert len(received) == 1
     assert received[0]["org"] == "acme" and "aws-dev" in received[0]["title"]
+
+
+def test_a_grant_to_test_is_enough_to_test_and_keeps_a_healthy_connection_healthy(api_as, aws, members):
+    """A per-object test_connection grant (without use_connection) runs a real test: it must not fail
+    with a permission error, turn the connection to error and alert the admins."""
+    api_as("user").post(URL.format(name="aws-dev"))
+    assert Connection.objects.get(pk=aws.pk).health_status == "healthy"
+    assign_perm("connections.test_connection", members["viewer"], aws)
+    response = api_as("viewer").post(URL.format(name="aws-dev"))
+    assert response.status_code == 200, response.content
+    assert response.json()["health"]["status"] == "healthy"
+    assert not Notification.objects.filter(org=aws.org).exists()
+    assert ConnectionUsage.objects.filter(connection=aws, actor_label="viewer@acme.test").count() == 1
+
+
+def test_a_permission_problem_is_never_recorded_as_the_connections_health(aws, members):
+    with pytest.raises(PermissionDenied):
+        run_check(aws, actor=members["viewer"])
+    connection = Connection.objects.get(pk=aws.pk)
+    assert connection.health_status == "unknown" and connection.status == "active"
+    assert not Notification.objects.filter(org=aws.org).exists()
