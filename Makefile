@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 ## Set up (venv, install, migrate, demo data) and start the development server.
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo $(if $(DEMO_PASSWORD),--password $(DEMO_PASSWORD))
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT) $(if $(DEMO_PASSWORD),--password $(DEMO_PASSWORD))
 	@echo "Starting http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
