@@ -6,7 +6,7 @@ through `connections.runtime.use_credentials`; nothing in this module returns or
 
 Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
 Durable: `do_create_connection`, `do_rotate_credentials`, `do_set_active`, `do_set_authorizations`,
-`do_rewrap_connection_secrets` (one row at a time, from a command). Plain `atomic`:
+`do_rewrap_connection_secrets` (one batch at a time, from a command). Plain `atomic`:
 `do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
 transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
 admin calls them inside its own transaction).
@@ -21,7 +21,7 @@ They live here rather than next to the work (`verification.py`, `role_validation
 from __future__ import annotations
 
 import secrets as pysecrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -550,30 +550,77 @@ def do_delete_connection(connection: Connection, *, actor: Any) -> DeletionPrevi
 # --- Key-ring rotation ----------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
-def do_rewrap_connection_secrets(connection_pk: Any, *, ring: crypto.KeyRing) -> bool:
-    """Re-wrap one connection's data key to the ring's primary key (the platform acts, as "system").
+@dataclass
+class RewrapResult:
+    """What one batch of a key rotation did: rows re-wrapped, and the rows that could not be (with why)."""
 
-    Locks the row, so a concurrent rotation or re-wrap waits; returns False when there is nothing to
-    do (deleted, no secrets, or already on the primary key), which makes re-runs cheap and safe.
+    rewrapped: int = 0
+    failed: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def _write_envelopes(rows: list[Connection]) -> None:
+    """One UPDATE statement executed for many rows (psycopg pipelines `executemany`): Django's
+    `bulk_update` builds a CASE expression per row in Python, which costs more than the crypto."""
+    if not rows:
+        return
+    table = Connection._meta.db_table
+    with transaction.get_connection().cursor() as cursor:
+        quote = cursor.db.ops.quote_name
+        cursor.executemany(
+            f"UPDATE {quote(table)} SET {quote('secrets_envelope')} = %s, {quote('secrets_key_id')} = %s "  # noqa: S608
+            f"WHERE {quote(Connection._meta.pk.column)} = %s",
+            [(row.secrets_envelope, row.secrets_key_id, Connection._meta.pk.get_db_prep_value(row.pk, cursor.db))
+             for row in rows],
+        )
+
+
+@transaction.atomic(durable=True)
+def do_rewrap_connection_secrets(connection_pks: Sequence[Any], *, ring: crypto.KeyRing) -> RewrapResult:
+    """Re-wrap a batch of connections' data keys to the ring's primary key (the platform acts, as "system").
+
+    One transaction per batch: the rows are locked together (a concurrent rotation or re-wrap of one of
+    them waits), re-encrypted in memory, written back in one UPDATE, and recorded as one audit event per
+    organization listing the connections and the key ids. Rows deleted meanwhile, without secrets or
+    already on the primary key are skipped, which keeps re-runs cheap and safe. A row that cannot be
+    decrypted (its key left the ring) is reported and left as it was; the rest of the batch goes on.
     """
-    connection = Connection.objects.select_for_update().select_related("org").filter(pk=connection_pk).first()
-    if (
-        connection is None
-        or not connection.secrets_envelope
-        or not crypto.needs_rewrap(connection.secrets_envelope, ring)
-    ):
-        return False
-    old_kid = crypto.envelope_kid(connection.secrets_envelope)
-    envelope = crypto.rewrap(connection.secrets_envelope, context=secret_context(connection), ring=ring)
-    Connection.objects.filter(pk=connection.pk).update(secrets_envelope=envelope, secrets_key_id=ring.primary.kid)
-    record_event(
-        org=connection.org,
-        action=AuditAction.CONNECTION_KEY_REWRAPPED,
-        target=connection,
-        details={"old_key_id": old_kid, "new_key_id": ring.primary.kid},
+    result = RewrapResult()
+    rows = (
+        Connection.objects.select_for_update()
+        .filter(pk__in=list(connection_pks))
+        .exclude(secrets_envelope="")
+        .only("pk", "org_id", "name", "secrets_envelope", "secrets_key_id")
+        .order_by("pk")
     )
-    return True
+    changed: list[Connection] = []
+    old_kids: dict[Any, dict[str, list[str]]] = {}
+    for connection in rows:
+        try:
+            old_kid = crypto.envelope_kid(connection.secrets_envelope)
+            if old_kid == ring.primary.kid:
+                continue
+            envelope = crypto.rewrap(connection.secrets_envelope, context=secret_context(connection), ring=ring)
+        except crypto.CryptoError as exc:
+            result.failed.append((connection.pk, str(exc)))
+            continue
+        connection.secrets_envelope, connection.secrets_key_id = envelope, ring.primary.kid
+        changed.append(connection)
+        old_kids.setdefault(connection.org_id, {}).setdefault(old_kid, []).append(str(connection.pk))
+    _write_envelopes(changed)
+    orgs = Organization.objects.in_bulk(list(old_kids))
+    for org_id, by_kid in old_kids.items():
+        record_event(
+            org=orgs[org_id],
+            action=AuditAction.CONNECTION_KEY_REWRAPPED,
+            target_repr=f"{sum(len(ids) for ids in by_kid.values())} connection(s)",
+            details={
+                "new_key_id": ring.primary.kid,
+                "old_key_ids": sorted(by_kid),
+                "connection_ids": sorted(pk for ids in by_kid.values() for pk in ids),
+            },
+        )
+    result.rewrapped = len(changed)
+    return result
 
 
 # --- Work done on a worker: tests and role validations --------------------------------------------

@@ -41,7 +41,10 @@ def test_rotation_with_two_key_rings(ring_a, settings, org, members, make_connec
     call_command("rotate_connection_keys", "--batch-size", "2")
     out = capsys.readouterr().out
     assert "Re-wrapped 3 secret payload(s) to key 'b'" in out and "b: 3 (primary)" in out
-    assert AuditEvent.objects.filter(action="connection.key_rewrapped").count() == 3
+    events = AuditEvent.objects.filter(action="connection.key_rewrapped").order_by("seq")
+    assert events.count() == 2  # one per organization and batch of 2
+    assert sorted(pk for e in events for pk in e.details["connection_ids"]) == sorted(str(c.pk) for c in conns)
+    assert all(e.details["old_key_ids"] == ["a"] and e.details["new_key_id"] == "b" for e in events)
 
     call_command("rotate_connection_keys")  # safe to run twice: nothing left to do
     assert "Re-wrapped 0" in capsys.readouterr().out
@@ -63,6 +66,23 @@ def test_missing_key_is_reported_and_fails(ring_a, settings, org, make_connectio
     with pytest.raises(CommandError, match="could not be re-wrapped"):
         call_command("rotate_connection_keys")
     assert "not in CONNECTIONS_KEYS" in capsys.readouterr().err
+
+
+def test_a_row_that_cannot_be_rewrapped_does_not_stop_its_batch(ring_a, settings, org, make_connection, capsys):
+    ring_c = _key("c")
+    settings.CONNECTIONS_KEYS = ring_c
+    lost = make_connection(org, "github", name="gh-lost")  # wrapped by c, which then leaves the ring
+    settings.CONNECTIONS_KEYS = ring_a
+    kept = [make_connection(org, p) for p in ("gitlab", "dockerhub")]
+    settings.CONNECTIONS_KEYS = f"{_key('b')},{ring_a}"
+    with pytest.raises(CommandError, match="1 payload"):
+        call_command("rotate_connection_keys", "--batch-size", "10")
+    err = capsys.readouterr().err
+    assert f"Connection {lost.pk}: " in err and "not in CONNECTIONS_KEYS" in err
+    assert {Connection.objects.get(pk=c.pk).secrets_key_id for c in kept} == {"b"}
+    assert Connection.objects.get(pk=lost.pk).secrets_key_id == "c"
+    event = AuditEvent.objects.get(action="connection.key_rewrapped")
+    assert sorted(event.details["connection_ids"]) == sorted(str(c.pk) for c in kept)
 
 
 def test_bad_key_ring_is_one_readable_line(settings):

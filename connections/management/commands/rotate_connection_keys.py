@@ -1,8 +1,9 @@
 """Re-wrap every connection's data key to the primary key of CONNECTIONS_KEYS.
 
-Runs in batches with keyset pagination (constant memory), one short transaction per row (row lock,
-re-wrap, audit event), so it can run while the platform serves traffic, be interrupted, and be run
-again: rows already on the primary key are skipped. `--check` only prints counts per key id.
+Runs in batches with keyset pagination (constant memory), one short transaction per batch (row locks,
+re-wrap in memory, one UPDATE, one audit event per organization), so it can run while the platform
+serves traffic, be interrupted, and be run again: rows already on the primary key are skipped.
+`--check` only prints counts per key id.
 """
 
 from __future__ import annotations
@@ -64,10 +65,9 @@ class Command(BaseCommand):
             ids = list(batch.values_list("pk", flat=True)[:batch_size])
             if not ids:
                 return rewrapped, failed
-            for pk in ids:
-                try:
-                    rewrapped += do_rewrap_connection_secrets(pk, ring=ring)
-                except crypto.CryptoError as exc:
-                    failed += 1
-                    self.stderr.write(str(exc))
+            result = do_rewrap_connection_secrets(ids, ring=ring)
+            rewrapped += result.rewrapped
+            failed += len(result.failed)
+            for pk, message in result.failed:
+                self.stderr.write(f"Connection {pk}: {message}")
             last_pk = ids[-1]
