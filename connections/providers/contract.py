@@ -33,6 +33,8 @@ from .base import declared_endpoints
 from .config import setting
 
 __all__ = [
+    "ADVICE_CODES",
+    "Advice",
     "CheckContext",
     "CheckFailed",
     "CheckResult",
@@ -146,10 +148,27 @@ class RoleField:
     initial: Any = None
 
 
+@dataclass(frozen=True)
+class Advice:
+    """One least-privilege finding about a role (seed 000's best practices): it does not make the role
+    unusable, it tells the people who own it what to narrow. `code` is one of `ADVICE_CODES`."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+#: Wildcard actions (`*`, `service:*`, NotAction), all resources (`*`), a known administrator policy or role.
+ADVICE_CODES = ("wildcard_action", "wildcard_resource", "admin_policy")
+
+
 @dataclass
 class RoleOutcome:
     """What one validation found. `None` lists mean "not determined this time": the stored ones stay,
-    so a network error does not wipe what the role was last seen to have."""
+    so a network error does not wipe what the role was last seen to have. `advice` holds the
+    least-privilege findings (`Advice`) when the role's policies were read."""
 
     status: str
     error: str = ""
@@ -159,6 +178,7 @@ class RoleOutcome:
     detected: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     transient: bool = False
+    advice: list[Advice] | None = None
 
 
 @dataclass
