@@ -70,5 +70,7 @@ class ConnectionPageFilterSet(ConnectionFilterSet):
     rotation_overdue = django_filters.BooleanFilter(
         method="filter_rotation_overdue",
         label="Rotation",
-        widget=forms.Select(choices=[("", "Any rotation"), ("true", "Rotation due"), ("false", "Not due")]),
+        widget=forms.Select(
+            choices=[("", "Any rotation"), ("true", "Due for rotation"), ("false", "Not due for rotation")]
+        ),
     )

@@ -187,6 +187,6 @@ def test_rotation_overdue_filter_on_the_page(client_as, mixed) -> None:
     url = reverse("connection_list", args=["acme"])
     page = client.get(url + "?rotation_overdue=true").content.decode()
     assert "aws-keys" in page and "aws-fresh" not in page and "az-fed" not in page
-    assert '<option value="true" selected>Rotation due</option>' in page
+    assert '<option value="true" selected>Due for rotation</option>' in page
     page = client.get(url + "?rotation_overdue=false").content.decode()
     assert "aws-keys" not in page and "aws-fresh" in page and "az-fed" in page
