@@ -17,6 +17,7 @@ from accounts.models import AuditEvent, Notification
 from connections import role_revalidation, services, tasks
 from connections.choices import RoleStatusChoices as Status
 from connections.models import ConnectionRole
+from connections.providers.aws import clients as aws_clients
 from connections.role_validation import do_validate_role, register_detected_permissions
 from tests.connections.conftest import add_aws_role, allow, attach, create_iam_role, trust_policy
 from tests.fakes.moto_server import MOTO_ACCOUNT_ID, moto, moto_server  # noqa: F401
@@ -157,9 +158,7 @@ def test_unreachable_cloud_stays_quiet(valid_role, iam, monkeypatch, django_capt
     role = sweep(valid_role, django_capture_on_commit_callbacks)
     assert len(alerts()) == 1
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
-    from connections.providers.aws import clients
-
-    clients.clear()
+    aws_clients.clear()
     role = sweep(role, django_capture_on_commit_callbacks)
     assert role.status == Status.ERROR
     assert role.alert_status == Status.EXPIRED  # the open alert stays open; no new one
