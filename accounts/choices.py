@@ -90,6 +90,10 @@ class AuditAction(models.TextChoices):
     # --- finish-advice: rotation reminders and the scheduled role re-validation (connections/reminders.py,
     # connections/role_revalidation.py)
     CONNECTION_ROTATION_REMINDED = "connection.rotation_reminded", "Credentials rotation reminder sent"
+    CONNECTION_ROTATION_REMINDER_RESOLVED = (
+        "connection.rotation_reminder_resolved",
+        "Credentials rotation reminder resolved",
+    )
     CONNECTION_ROLE_ALERT = "connection_role.alert", "Connection role alert raised"
     CONNECTION_ROLE_ALERT_RESOLVED = "connection_role.alert_resolved", "Connection role alert resolved"
     # --- end finish-advice

@@ -85,6 +85,9 @@ class Connection(OrgScopedModel):
     # credentials change `credentials_rotated_at`, which makes the stage stale (connections.reminders).
     rotation_reminder_stage = models.CharField(max_length=8, blank=True, editable=False)
     rotation_reminder_basis = models.DateTimeField(null=True, blank=True, editable=False)
+    rotation_reminder_notification = models.ForeignKey(
+        "accounts.Notification", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     environments = models.ManyToManyField(
         Environment, through="ConnectionAuthorization", related_name="connections", blank=True
     )

@@ -8,6 +8,10 @@ Once means once per credentials: the connection remembers which reminder it sent
 over; nothing else has to reset it. A connection first seen past the overdue date gets the overdue
 reminder only (one alert, not two at once).
 
+The open reminder is kept (`rotation_reminder_notification`): the overdue reminder supersedes the due
+one (which leaves the banner), and once new credentials are entered the next sweep resolves the open
+reminder (`do_resolve_rotation_reminder`, audited), so a banner never asks for a rotation already done.
+
 Only connections with stored secrets are reminded (federated methods have nothing to rotate), and
 not inactive ones. `rotation_reminder_sweep` (Celery beat, hourly) selects in the database only the
 connections that owe a reminder, so re-running it sends nothing new: it is idempotent by the state it
@@ -26,21 +30,32 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.actors import SYSTEM
+from accounts.audit import record_event
 from accounts.choices import AuditAction
 from accounts.models import Notification
 from accounts.policy import Action, check
 
-from .alerts import connection_page, raise_alert
+from .alerts import connection_page, raise_alert, resolve_alert
 from .choices import ConnectionStatusChoices
 from .models import Connection
 
-__all__ = ["DUE", "OVERDUE", "do_send_rotation_reminder", "owed_reminders", "rotation_reminder_sweep", "rotation_stage"]
+__all__ = [
+    "DUE",
+    "OVERDUE",
+    "do_resolve_rotation_reminder",
+    "do_send_rotation_reminder",
+    "owed_reminders",
+    "rotated_since_reminder",
+    "rotation_reminder_sweep",
+    "rotation_stage",
+]
 
 logger = logging.getLogger(__name__)
 
 DUE = "due"
 OVERDUE = "overdue"
 _RANK = {"": 0, DUE: 1, OVERDUE: 2}
+_REMINDER_FIELDS = ["rotation_reminder_stage", "rotation_reminder_basis", "rotation_reminder_notification"]
 
 
 def rotation_stage(connection: Connection, now: datetime | None = None) -> str:
@@ -77,6 +92,13 @@ def owed_reminders(now: datetime | None = None) -> QuerySet[Connection]:
     )
 
 
+def rotated_since_reminder() -> QuerySet[Connection]:
+    """Connections whose remembered reminder is about credentials replaced since (or gone)."""
+    return Connection.objects.exclude(rotation_reminder_stage="").exclude(
+        rotation_reminder_basis=F("credentials_rotated_at")
+    )
+
+
 @transaction.atomic(durable=True)
 def do_send_rotation_reminder(
     connection: Connection, *, actor: Any = SYSTEM, now: datetime | None = None
@@ -105,13 +127,42 @@ def do_send_rotation_reminder(
         details={"stage": stage, "credentials_rotated_at": rotated.isoformat(),
                  "due_at": connection.rotation_due_at.isoformat()},
     )
+    resolve_alert(connection.rotation_reminder_notification_id)  # superseded (due -> overdue) or stale
     connection.rotation_reminder_stage, connection.rotation_reminder_basis = stage, rotated
-    connection.save(update_fields=["rotation_reminder_stage", "rotation_reminder_basis", "updated_at"])
+    connection.rotation_reminder_notification = note
+    connection.save(update_fields=[*_REMINDER_FIELDS, "updated_at"])
     return note
 
 
+@transaction.atomic(durable=True)
+def do_resolve_rotation_reminder(connection: Connection, *, actor: Any = SYSTEM) -> bool:
+    """Take the reminder off the pages once the credentials it asked about were replaced; False when
+    there is nothing to resolve (no reminder, or it is about the current credentials)."""
+    check(actor, Action.TEST_CONNECTION, connection)
+    connection = Connection.objects.select_for_update().select_related("org").get(pk=connection.pk)
+    if not connection.rotation_reminder_stage or sent_stage(connection):
+        return False
+    note_id, stage = connection.rotation_reminder_notification_id, connection.rotation_reminder_stage
+    resolved = resolve_alert(note_id)
+    connection.rotation_reminder_stage, connection.rotation_reminder_basis = "", None
+    connection.rotation_reminder_notification = None
+    connection.save(update_fields=[*_REMINDER_FIELDS, "updated_at"])
+    record_event(
+        org=connection.org, action=AuditAction.CONNECTION_ROTATION_REMINDER_RESOLVED, actor=actor, target=connection,
+        details={"stage": stage, "notification_id": note_id, "taken_off_the_pages": resolved,
+                 "credentials_rotated_at": connection.credentials_rotated_at.isoformat()},
+    )
+    return True
+
+
 def rotation_reminder_sweep(now: datetime | None = None) -> int:
-    """Send every reminder owed at `now` (the Celery beat task); returns how many were sent."""
+    """Resolve the reminders of rotated credentials, then send every reminder owed at `now` (the
+    Celery beat task); returns how many were sent."""
+    for connection in rotated_since_reminder().order_by("pk").iterator():
+        try:
+            do_resolve_rotation_reminder(connection)
+        except Exception as exc:  # one broken row must not stop the others
+            logger.warning("Resolving the reminder of connection %s failed: %s", connection.pk, exc.__class__.__name__)
     sent = 0
     for connection in owed_reminders(now).order_by("pk").iterator():
         try:

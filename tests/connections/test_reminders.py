@@ -77,6 +77,7 @@ def test_due_once_then_overdue_once(keys, settings, django_capture_on_commit_cal
     assert sweep(overdue + 30 * DAY, django_capture_on_commit_callbacks) == 0
     notes = reminder_notes()
     assert [n.level for n in notes] == ["warning", "error"]
+    assert notes[0].dismissed_at is not None and notes[1].dismissed_at is None  # overdue supersedes due
     assert notes[1].title == "Credentials of 'aws-keys' are overdue for rotation"
     assert "were due on 2026-04-05" in notes[1].message
     assert len(mail.outbox) == 2
@@ -97,9 +98,16 @@ def test_entering_new_credentials_starts_over(keys, members, django_capture_on_c
     )
     rotated = at(keys, T0 + 96 * DAY)  # rotated on day 96 (the clock of the test)
     assert reminders.sent_stage(rotated) == ""
+    assert reminder_notes()[0].dismissed_at is None
     assert sweep(T0 + 110 * DAY, django_capture_on_commit_callbacks) == 0  # the old overdue date: nothing
+    [done] = reminder_notes()
+    assert done.dismissed_at is not None  # the reminder about the old credentials left the banner
+    [resolved] = AuditEvent.objects.filter(action=AuditAction.CONNECTION_ROTATION_REMINDER_RESOLVED)
+    assert resolved.details["stage"] == "due" and resolved.details["notification_id"] == done.pk
+    assert sweep(T0 + 111 * DAY, django_capture_on_commit_callbacks) == 0
+    assert AuditEvent.objects.filter(action=AuditAction.CONNECTION_ROTATION_REMINDER_RESOLVED).count() == 1
     assert sweep(T0 + 186 * DAY, django_capture_on_commit_callbacks) == 1  # the new due date
-    assert [n.level for n in reminder_notes()] == ["warning", "warning"]
+    assert [(n.level, n.dismissed_at is None) for n in reminder_notes()] == [("warning", False), ("warning", True)]
 
 
 def test_first_seen_overdue_alerts_once(keys, django_capture_on_commit_callbacks) -> None:
