@@ -18,6 +18,8 @@ from .choices import ConnectionStatusChoices, HealthStatusChoices
 from .models import Connection
 from .providers import CATEGORY_CHOICES, PROVIDER_CHOICES
 
+ROTATION_CHOICES = [("true", "Due for rotation"), ("false", "Not due for rotation")]
+
 
 class ConnectionFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search (part of the name)")
@@ -29,9 +31,11 @@ class ConnectionFilterSet(django_filters.FilterSet):
     environment = django_filters.CharFilter(
         field_name="authorizations__environment__slug", label="Authorized for environment (slug)"
     )
-    rotation_overdue = django_filters.BooleanFilter(
+    # A choice, not a boolean: `?rotation_overdue=maybe` is a 400 like any other unknown value.
+    rotation_overdue = django_filters.ChoiceFilter(
+        choices=ROTATION_CHOICES,
         method="filter_rotation_overdue",
-        label="Rotation due (stored credentials older than ROTATION_REMINDER_DAYS)",
+        label="Rotation due (stored credentials older than ROTATION_REMINDER_DAYS): true or false",
     )
 
     class Meta:
@@ -41,15 +45,15 @@ class ConnectionFilterSet(django_filters.FilterSet):
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(name__icontains=value.strip())
 
-    def filter_rotation_overdue(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+    def filter_rotation_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """The same rule as `Connection.rotation_overdue`, in the database: secrets stored, and entered
         at least ROTATION_REMINDER_DAYS ago (a connection without stored secrets is never due)."""
-        if value is None:
+        if value not in ("true", "false"):
             return queryset
         due = ~Q(secret_fingerprints={}) & Q(
             credentials_rotated_at__lte=timezone.now() - timedelta(days=settings.ROTATION_REMINDER_DAYS)
         )
-        return queryset.filter(due) if value else queryset.exclude(due)
+        return queryset.filter(due) if value == "true" else queryset.exclude(due)
 
 
 class ConnectionPageFilterSet(ConnectionFilterSet):
@@ -67,10 +71,6 @@ class ConnectionPageFilterSet(ConnectionFilterSet):
     status = django_filters.ChoiceFilter(
         choices=ConnectionStatusChoices.choices, empty_label="Any status", label="Status"
     )
-    rotation_overdue = django_filters.BooleanFilter(
-        method="filter_rotation_overdue",
-        label="Rotation",
-        widget=forms.Select(
-            choices=[("", "Any rotation"), ("true", "Due for rotation"), ("false", "Not due for rotation")]
-        ),
+    rotation_overdue = django_filters.ChoiceFilter(
+        choices=ROTATION_CHOICES, method="filter_rotation_overdue", empty_label="Any rotation", label="Rotation"
     )

@@ -188,6 +188,8 @@ def test_rotation_overdue_filter_in_the_api(api_as, mixed) -> None:
     assert sorted(c["name"] for c in rest) == ["aws-fresh", "az-fed"]
     assert not any(c["rotation_overdue"] for c in rest)
     assert client.get(BASE).json()["count"] == 3
+    refused = client.get(BASE + "?rotation_overdue=maybe")
+    assert refused.status_code == 400 and "rotation_overdue" in refused.content.decode()
 
 
 def test_rotation_overdue_filter_on_the_page(client_as, mixed) -> None:
@@ -198,3 +200,5 @@ def test_rotation_overdue_filter_on_the_page(client_as, mixed) -> None:
     assert '<option value="true" selected>Due for rotation</option>' in page
     page = client.get(url + "?rotation_overdue=false").content.decode()
     assert "aws-keys" not in page and "aws-fresh" in page and "az-fed" in page
+    page = client.get(url + "?rotation_overdue=maybe").content.decode()
+    assert "Correct the filters above" in page and "aws-fresh" not in page
