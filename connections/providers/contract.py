@@ -15,8 +15,10 @@ masked before it is stored).
 
 **Connection roles.** A provider whose connections take roles (identities runs work as) sets
 `Provider.role_support` to a `RoleSupport`: which fields describe a role, how they are cleaned, and
-how a role is validated against the cloud (`RoleRequest` in, `RoleOutcome` out). Statuses, drift,
-storage, audit and tasks stay generic in `connections.role_validation`.
+how a role is validated against the cloud (`RoleRequest` in, `RoleOutcome` out). A provider also
+judges what it read for least privilege (`RoleOutcome.advice`: `Advice` findings coded by
+`ADVICE_CODES`), since only it knows what a wildcard or an administrator role looks like there.
+Statuses, drift, storage, audit and tasks stay generic in `connections.role_validation`.
 """
 
 from __future__ import annotations
