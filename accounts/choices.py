@@ -88,3 +88,13 @@ class AuditAction(models.TextChoices):
     AUTH_RECOVERY_CODE_USED = "auth.recovery_code_used", "Recovery code used"
     ORG_SECURITY_UPDATED = "org.security_updated", "Organization security settings changed"
     # --- end login hardening
+    # --- finish-advice: rotation reminders and the scheduled role re-validation (connections/reminders.py,
+    # connections/role_revalidation.py)
+    CONNECTION_ROTATION_REMINDED = "connection.rotation_reminded", "Credentials rotation reminder sent"
+    CONNECTION_ROTATION_REMINDER_RESOLVED = (
+        "connection.rotation_reminder_resolved",
+        "Credentials rotation reminder resolved",
+    )
+    CONNECTION_ROLE_ALERT = "connection_role.alert", "Connection role alert raised"
+    CONNECTION_ROLE_ALERT_RESOLVED = "connection_role.alert_resolved", "Connection role alert resolved"
+    # --- end finish-advice

@@ -247,11 +247,28 @@ if not CELERY_BROKER_URL:
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
 HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
 CONNECTION_CHECK_TIMEOUT = env.float("CONNECTION_CHECK_TIMEOUT", default=10.0)
+# Rotation reminders: stored credentials are due after this many days (one alert), overdue after the
+# grace period on top (a second alert). Checked hourly; each reminder goes out once per credentials.
+ROTATION_REMINDER_DAYS = env.int("ROTATION_REMINDER_DAYS", default=90)
+ROTATION_OVERDUE_GRACE_DAYS = env.int("ROTATION_OVERDUE_GRACE_DAYS", default=14)
+# Roles of active connections are re-validated this often (seconds): slower than the health checks,
+# since each validation reads the role's policies. A role validated more recently is skipped.
+ROLE_REVALIDATION_INTERVAL = env.int("ROLE_REVALIDATION_INTERVAL", default=86400)
 CELERY_BEAT_SCHEDULE = {
     "connection-health-sweep": {
         "task": "connections.tasks.health_sweep",
         "schedule": HEALTH_CHECK_INTERVAL_SECONDS,
         "options": {"expires": HEALTH_CHECK_INTERVAL_SECONDS},
+    },
+    "connection-rotation-reminders": {
+        "task": "connections.tasks.rotation_reminder_sweep",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
+    "connection-role-revalidation": {
+        "task": "connections.tasks.role_revalidation_sweep",
+        "schedule": ROLE_REVALIDATION_INTERVAL,
+        "options": {"expires": ROLE_REVALIDATION_INTERVAL},
     },
 }
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.

@@ -24,10 +24,6 @@ class UsageOutcomeChoices(models.TextChoices):
     DENIED = "denied", "Denied"
 
 
-# Credentials older than this are flagged "rotation due" on cards and in the API.
-ROTATION_PERIOD_DAYS = 90
-
-
 class RoleStatusChoices(models.TextChoices):
     PENDING = "pending", "Pending"
     VALIDATING = "validating", "Validating"

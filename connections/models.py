@@ -14,8 +14,8 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts.models import Environment, OrgScopedModel
 
+from .advice import separation_warning
 from .choices import (
-    ROTATION_PERIOD_DAYS,
     ConnectionStatusChoices,
     HealthStatusChoices,
     RoleStatusChoices,
@@ -83,6 +83,13 @@ class Connection(OrgScopedModel):
     last_check_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     credentials_rotated_at = models.DateTimeField(default=timezone.now)
+    # Rotation reminders sent ("due", then "overdue") for the credentials entered at `..._basis`: new
+    # credentials change `credentials_rotated_at`, which makes the stage stale (connections.reminders).
+    rotation_reminder_stage = models.CharField(max_length=8, blank=True, editable=False)
+    rotation_reminder_basis = models.DateTimeField(null=True, blank=True, editable=False)
+    rotation_reminder_notification = models.ForeignKey(
+        "accounts.Notification", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     environments = models.ManyToManyField(
         Environment, through="ConnectionAuthorization", related_name="connections", blank=True
     )
@@ -121,11 +128,23 @@ class Connection(OrgScopedModel):
 
     @property
     def rotation_due_at(self) -> Any:
-        return self.credentials_rotated_at + timedelta(days=ROTATION_PERIOD_DAYS)
+        return self.credentials_rotated_at + timedelta(days=settings.ROTATION_REMINDER_DAYS)
+
+    @property
+    def rotation_overdue_at(self) -> Any:
+        """When the second ("overdue") reminder goes out: the due date plus the grace period."""
+        return self.rotation_due_at + timedelta(days=settings.ROTATION_OVERDUE_GRACE_DAYS)
 
     @property
     def rotation_overdue(self) -> bool:
+        """Stored secrets older than ROTATION_REMINDER_DAYS (federated connections have none to rotate)."""
         return bool(self.secret_fingerprints) and timezone.now() >= self.rotation_due_at
+
+    @property
+    def separation_warning(self) -> str:
+        """Non-empty when the connection is authorized for development-like and production-like
+        environments at once. Reads the (prefetched) authorizations with their environments."""
+        return separation_warning([auth.environment for auth in self.authorizations.all()])
 
     def summary(self) -> list[tuple[str, Any]]:
         """Key public facts for cards (AWS account and region, Azure subscription, subnet...)."""
@@ -209,6 +228,14 @@ class ConnectionRole(OrgScopedModel):
     validation_error = models.TextField(blank=True)
     validated_at = models.DateTimeField(null=True, blank=True)
     last_valid_at = models.DateTimeField(null=True, blank=True)
+    # Least-privilege findings of the last validation that read the policies: [{"code", "message"}].
+    advice = models.JSONField(default=list, blank=True)
+    # The scheduled re-validation's open alert (connections.role_revalidation): the status it is about
+    # (drift, expired, invalid) and its notification, so one condition raises one alert.
+    alert_status = models.CharField(max_length=16, blank=True, editable=False)
+    alert_notification = models.ForeignKey(
+        "accounts.Notification", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -23,6 +23,10 @@ Statuses: `invalid` = cannot be assumed, unsafe trust, or missing permissions; `
 granted/denied permissions differ from the last validation that ended valid or drift; `expired` = the
 role is gone; `error` = the check itself could not complete (network, credentials, bad policy JSON),
 with the details masked by `core.masking`. `ROLE_VALIDATION_TIMEOUT` bounds each call to the cloud.
+
+Advice: the provider also reports least-privilege findings (`RoleOutcome.advice`: wildcard actions,
+every resource, administrator policies); they are stored on the role (`advice`) and shown, and never
+change its status.
 """
 
 from __future__ import annotations
@@ -318,6 +322,8 @@ def _record_outcome(role: ConnectionRole, outcome: RoleOutcome, previous: _Previ
         ):
             if value is not None:
                 setattr(locked, name, value)
+        if outcome.advice is not None:
+            locked.advice = [advice.as_dict() for advice in outcome.advice]
         if status == Status.VALID:
             locked.last_valid_at = now
         locked.save()
@@ -335,6 +341,7 @@ def _record_outcome(role: ConnectionRole, outcome: RoleOutcome, previous: _Previ
                 "denied": locked.denied_permissions,
                 "missing": locked.missing_permissions,
                 "detected": locked.detected_permissions,
+                "advice": [advice["code"] for advice in locked.advice or []],
                 **details,
             },
         )

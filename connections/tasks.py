@@ -20,12 +20,21 @@ from django.db import OperationalError
 from accounts.actors import SYSTEM
 from accounts.models import User
 
+from . import reminders, role_revalidation
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionRole
 from .role_validation import do_validate_role
 from .verification import run_check
 
-__all__ = ["check_connections_chunk", "health_sweep", "test_connection_task", "validate_role_task"]
+__all__ = [
+    "check_connections_chunk",
+    "health_sweep",
+    "revalidate_roles_chunk",
+    "role_revalidation_sweep",
+    "rotation_reminder_sweep",
+    "test_connection_task",
+    "validate_role_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +104,34 @@ def validate_role_task(self: Any, role_id: int, actor_user_id: int | None) -> st
         return None
     role = do_validate_role(role, actor=actor, raise_transient=not self.request.is_eager)
     return role.status
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def rotation_reminder_sweep() -> int:
+    """Send the rotation reminders owed now (hourly, Celery beat); a re-run sends nothing twice."""
+    return reminders.rotation_reminder_sweep()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def revalidate_roles_chunk(self: Any, role_ids: list[int]) -> int:
+    """Re-validate a chunk of roles as the system, alerting once on drift, expiry or lost permissions."""
+    done = 0
+    for role in ConnectionRole.objects.select_related("connection", "connection__org", "org").filter(
+        pk__in=role_ids
+    ).exclude(connection__status=ConnectionStatusChoices.INACTIVE):
+        try:
+            role_revalidation.revalidate_role(role)
+            done += 1
+        except Exception as exc:  # one broken role must not stop the rest of the chunk
+            logger.warning("Re-validation of connection role %s failed: %s", role.pk, exc.__class__.__name__)
+    return done
+
+
+@shared_task(acks_late=True)
+def role_revalidation_sweep(chunk_size: int | None = None) -> int:
+    """Fan the roles due for re-validation out to `revalidate_roles_chunk` tasks (ROLE_REVALIDATION_INTERVAL)."""
+    chunks = 0
+    for ids in role_revalidation.due_role_ids(chunk_size=chunk_size or int(settings.HEALTH_CHECK_CHUNK_SIZE)):
+        revalidate_roles_chunk.delay(ids)
+        chunks += 1
+    return chunks

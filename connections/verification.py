@@ -154,10 +154,18 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
 def _resolve_alerts(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:
     """A connection that passes again clears its open health alerts, so the banner shows only what
     still needs someone; the audit trail keeps both the alert and its resolution."""
-    resolved = Notification.objects.filter(
-        org=connection.org, target_type="connections.connection", target_id=str(connection.pk),
-        level=Notification.Level.ERROR, dismissed_at__isnull=True,
-    ).update(dismissed_at=timezone.now())
+    # Other alerts about this connection (a rotation reminder, a role's alert) are not the health
+    # check's to resolve: they name their notification on the connection or the role.
+    others = [connection.rotation_reminder_notification_id, *connection.roles.exclude(
+        alert_notification=None).values_list("alert_notification_id", flat=True)]
+    resolved = (
+        Notification.objects.filter(
+            org=connection.org, target_type="connections.connection", target_id=str(connection.pk),
+            level=Notification.Level.ERROR, dismissed_at__isnull=True,
+        )
+        .exclude(pk__in=[pk for pk in others if pk is not None])
+        .update(dismissed_at=timezone.now())
+    )
     if resolved:
         record_event(
             org=connection.org, action=AuditAction.CONNECTION_ALERT_RESOLVED, actor=actor, target=connection,

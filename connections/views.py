@@ -31,6 +31,7 @@ from accounts.policy import Action
 from connections.secrets import is_placeholder
 
 from . import services
+from .advice import separation_warning
 from .choices import HealthStatusChoices
 from .display import DISPLAY, auth_method_label, display_for
 from .filtersets import ConnectionPageFilterSet
@@ -177,7 +178,7 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
 # --- The connections page -------------------------------------------------------------------------
 
 
-FILTER_FORM_FIELDS = ("q", "provider", "status")
+FILTER_FORM_FIELDS = ("q", "provider", "status", "rotation_overdue")
 HIDDEN_FILTERS = ("category", "health_status", "environment")
 
 
@@ -360,10 +361,12 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             {"field": field, "fingerprint": connection.secret_fingerprints.get(field.name, "")}
             for field in spec.secret_fields(connection.auth_method)
         ]
+        authorizations = list(connection.authorizations.select_related("environment").order_by("environment__slug"))
         context.update(
             facts=facts,
             secrets=secrets,
-            authorizations=connection.authorizations.select_related("environment").order_by("environment__slug"),
+            authorizations=authorizations,
+            separation_warning=separation_warning([auth.environment for auth in authorizations]),
             roles=list(connection.roles.order_by("created_at")),
             dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),

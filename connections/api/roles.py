@@ -29,6 +29,7 @@ from accounts.api.permissions import OrgScopedMixin
 from accounts.policy import Action
 
 from ..models import Connection, ConnectionRole
+from ..providers.contract import ADVICE_CODES
 from ..role_validation import do_add_role, do_delete_role
 from ..services import do_request_role_validation
 from .serializers import ApiErrorSerializer
@@ -43,6 +44,17 @@ ERRORS = {
 def role_url(request: Request | None, role: ConnectionRole) -> str:
     kwargs = {"org_slug": role.connection.org.slug, "name": role.connection.name, "pk": role.pk}
     return reverse("connection-role-detail", kwargs=kwargs, request=request)
+
+
+class RoleAdviceSerializer(serializers.Serializer):
+    """One least-privilege finding of the role's last validation (advice: the status does not change)."""
+
+    code = serializers.ChoiceField(
+        choices=ADVICE_CODES, help_text="wildcard_action (`*`, `service:*`, NotAction), wildcard_resource "
+        "(Resource `*`) or admin_policy (AdministratorAccess, PowerUserAccess, IAMFullAccess; Azure Owner, "
+        "Contributor, User Access Administrator at the subscription or wider)."
+    )
+    message = serializers.CharField(help_text="Which policy or assignment, and what to narrow.")
 
 
 class ConnectionRoleSerializer(serializers.ModelSerializer):
@@ -65,6 +77,7 @@ class ConnectionRoleSerializer(serializers.ModelSerializer):
     missing_permissions = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="Detected permissions the role is not allowed."
     )
+    advice = RoleAdviceSerializer(many=True, read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
@@ -84,6 +97,7 @@ class ConnectionRoleSerializer(serializers.ModelSerializer):
             "detected_permissions",
             "denied_permissions",
             "missing_permissions",
+            "advice",
             "validation_error",
             "validated_at",
             "last_valid_at",

@@ -195,7 +195,14 @@ class ConnectionSerializer(serializers.ModelSerializer):
     )
     health = ConnectionHealthSerializer(source="*", read_only=True)
     rotation_due_at = serializers.DateTimeField(read_only=True)
-    rotation_overdue = serializers.BooleanField(read_only=True)
+    rotation_overdue = serializers.BooleanField(
+        read_only=True, help_text="Stored credentials older than ROTATION_REMINDER_DAYS (filter: ?rotation_overdue=)."
+    )
+    separation_warning = serializers.CharField(
+        read_only=True,
+        help_text="Non-empty when the connection is authorized for development-like and production-like "
+        "environments at once (classified by their slugs and names).",
+    )
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
     summary = serializers.SerializerMethodField()
@@ -223,6 +230,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "credentials_rotated_at",
             "rotation_due_at",
             "rotation_overdue",
+            "separation_warning",
             "created_by",
             "updated_by",
             "created_at",

@@ -15,8 +15,10 @@ masked before it is stored).
 
 **Connection roles.** A provider whose connections take roles (identities runs work as) sets
 `Provider.role_support` to a `RoleSupport`: which fields describe a role, how they are cleaned, and
-how a role is validated against the cloud (`RoleRequest` in, `RoleOutcome` out). Statuses, drift,
-storage, audit and tasks stay generic in `connections.role_validation`.
+how a role is validated against the cloud (`RoleRequest` in, `RoleOutcome` out). A provider also
+judges what it read for least privilege (`RoleOutcome.advice`: `Advice` findings coded by
+`ADVICE_CODES`), since only it knows what a wildcard or an administrator role looks like there.
+Statuses, drift, storage, audit and tasks stay generic in `connections.role_validation`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from .base import declared_endpoints
 from .config import setting
 
 __all__ = [
+    "ADVICE_CODES",
+    "Advice",
     "CheckContext",
     "CheckFailed",
     "CheckResult",
@@ -146,10 +150,27 @@ class RoleField:
     initial: Any = None
 
 
+@dataclass(frozen=True)
+class Advice:
+    """One least-privilege finding about a role (seed 000's best practices): it does not make the role
+    unusable, it tells the people who own it what to narrow. `code` is one of `ADVICE_CODES`."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+#: Wildcard actions (`*`, `service:*`, NotAction), all resources (`*`), a known administrator policy or role.
+ADVICE_CODES = ("wildcard_action", "wildcard_resource", "admin_policy")
+
+
 @dataclass
 class RoleOutcome:
     """What one validation found. `None` lists mean "not determined this time": the stored ones stay,
-    so a network error does not wipe what the role was last seen to have."""
+    so a network error does not wipe what the role was last seen to have. `advice` holds the
+    least-privilege findings (`Advice`) when the role's policies were read."""
 
     status: str
     error: str = ""
@@ -159,6 +180,7 @@ class RoleOutcome:
     detected: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     transient: bool = False
+    advice: list[Advice] | None = None
 
 
 @dataclass

@@ -24,6 +24,10 @@ Representation of `granted_actions` / `denied_actions`: the statements' action p
 (wildcards kept, e.g. `ec2:*`), service prefix lower-cased, deduplicated case-insensitively and
 sorted. A `NotAction` statement becomes one entry `"* except a, b"` (it grants everything but those).
 
+Least-privilege findings (`least_privilege_findings`): Allow statements with wildcard actions (`*`,
+`service:*`, `NotAction`) or every resource (`*`), and AWS's well-known administrator policies
+(AdministratorAccess, PowerUserAccess, IAMFullAccess). Advice only: they never change a decision.
+
 Trust-policy analysis (`analyze_trust_policy`) returns human-readable problems: the platform's account
 is not trusted for `sts:AssumeRole`, the trust is open to everyone, or the External ID that prevents
 the confused-deputy problem is not required exactly.
@@ -53,6 +57,7 @@ __all__ = [
     "evaluate",
     "evaluate_detailed",
     "granted_actions",
+    "least_privilege_findings",
     "load_statements",
     "parse_policy",
 ]
@@ -373,6 +378,61 @@ def granted_actions(documents: Any) -> list[str]:
 def denied_actions(documents: Any) -> list[str]:
     """The action patterns Deny statements deny (including conditional and scoped denies), sorted."""
     return _patterns(s for s in load_statements(documents) if not s.allows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Least privilege
+# --------------------------------------------------------------------------------------------------
+
+# AWS managed policies that hand out administration (of everything, of everything but IAM, of IAM).
+ADMIN_POLICIES = {
+    "administratoraccess": "AdministratorAccess grants every action on every resource.",
+    "poweruseraccess": "PowerUserAccess grants every action except most of IAM and Organizations.",
+    "iamfullaccess": "IAMFullAccess lets the role create users and roles with any permission (escalation).",
+}
+
+
+def _statement_findings(statement: Statement) -> list[tuple[str, str]]:
+    findings: list[tuple[str, str]] = []
+    if statement.not_action:
+        excluded = ", ".join(sorted({_normalize_action(a) for a in statement.actions}, key=str.lower))
+        findings.append(
+            ("wildcard_action", f"{statement.label}: NotAction allows every action except {excluded}.")
+        )
+    else:
+        actions = (a.strip() for a in statement.actions)
+        broad = sorted({_normalize_action(a) for a in actions if a == "*" or a.endswith(":*")})
+        if broad:
+            quoted = ", ".join(f'"{a}"' for a in broad)
+            findings.append(
+                ("wildcard_action", f"{statement.label}: Action {quoted} allows every action of the service.")
+                if "*" not in broad
+                else ("wildcard_action", f'{statement.label}: Action "*" allows every action of every service.')
+            )
+    if statement.all_resources:
+        findings.append(
+            ("wildcard_resource", f'{statement.label}: Resource "*" applies to every resource in the account.')
+        )
+    return findings
+
+
+def least_privilege_findings(documents: Mapping[str, Any], *, managed: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(code, message) pairs: known administrator policies among `managed` (the attached managed
+    policies' names), then wildcard actions and resources of the Allow statements of `documents`
+    (label -> document). A known administrator policy is reported once, not statement by statement."""
+    findings: list[tuple[str, str]] = []
+    admin_names = set()
+    for name in managed:
+        if name.lower() in ADMIN_POLICIES:
+            admin_names.add(name)
+            findings.append(("admin_policy", f"Managed policy {name} is attached: {ADMIN_POLICIES[name.lower()]}"))
+    for label, document in documents.items():
+        if any(label.endswith(f" {name}") for name in admin_names):
+            continue
+        for statement in parse_policy(document, name=str(label)):
+            if statement.allows:
+                findings.extend(_statement_findings(statement))
+    return findings
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core import masking
 
-from ..contract import RoleField, RoleOutcome, RoleRequest, RoleSupport
+from ..contract import Advice, RoleField, RoleOutcome, RoleRequest, RoleSupport
 from ..contract import RoleStatus as Status
 from ..errors import ProviderValidationError
 from . import clients, iam_policy
@@ -43,6 +43,7 @@ _MAX_PAGES = 50
 _ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"})
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
+_MANAGED_PREFIX = "managed policy "  # how attached managed policies are labelled (findings name them)
 
 
 def aws_error(exc: BaseException) -> tuple[str, str]:
@@ -183,7 +184,7 @@ class _IamReader:
         name = info["RoleName"]
         documents: dict[str, Any] = {}
         for attached in self.pages("list_attached_role_policies", "AttachedPolicies", RoleName=name):
-            documents[f"managed policy {attached['PolicyName']}"] = self.managed_document(attached["PolicyArn"])
+            documents[f"{_MANAGED_PREFIX}{attached['PolicyName']}"] = self.managed_document(attached["PolicyArn"])
         for policy_name in self.pages("list_role_policies", "PolicyNames", RoleName=name):
             answer = self.call("get_role_policy", RoleName=name, PolicyName=policy_name)
             documents[f"inline policy {policy_name}"] = answer["PolicyDocument"]
@@ -193,7 +194,9 @@ class _IamReader:
 
 
 def _expired() -> RoleOutcome:
-    return RoleOutcome(Status.EXPIRED, error="The role no longer exists in AWS.", granted=[], denied=[], missing=[])
+    return RoleOutcome(
+        Status.EXPIRED, error="The role no longer exists in AWS.", granted=[], denied=[], missing=[], advice=[]
+    )
 
 
 def _missing_message(missing: list[str], decisions: dict[str, iam_policy.Decision]) -> str:
@@ -207,7 +210,21 @@ def _missing_message(missing: list[str], decisions: dict[str, iam_policy.Decisio
     return f"The role lacks permissions its code needs: {', '.join(parts)}."
 
 
+def _advice(documents: dict[str, Any]) -> list[Advice]:
+    """Least-privilege findings over the role's own policies (the boundary only narrows, it grants nothing)."""
+    managed = [label.removeprefix(_MANAGED_PREFIX) for label in documents if label.startswith(_MANAGED_PREFIX)]
+    return [Advice(code, message) for code, message in iam_policy.least_privilege_findings(documents, managed=managed)]
+
+
 def _evaluate(
+    documents: Any, boundary: Any, detected: list[str], *, extra_details: dict[str, Any] | None = None
+) -> RoleOutcome:
+    outcome = _decide(documents, boundary, detected, extra_details=extra_details)
+    outcome.advice = _advice(documents) if isinstance(documents, dict) else []
+    return outcome
+
+
+def _decide(
     documents: Any, boundary: Any, detected: list[str], *, extra_details: dict[str, Any] | None = None
 ) -> RoleOutcome:
     granted = iam_policy.granted_actions(documents)

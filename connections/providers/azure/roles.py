@@ -5,6 +5,11 @@ The platform has no secret for the role's service principal, so the connection's
 principal on the connection's subscription are listed; their role definitions are the granted
 permissions and are matched against detected operations. Deny assignments are not read, so
 `denied_permissions` stays empty for Azure roles.
+
+Least-privilege advice: Owner, Contributor and User Access Administrator assigned at the subscription
+or wider (a management group, the tenant root) are flagged as administrator roles, and any other role
+whose actions include a wildcard (`*`, `Microsoft.Compute/*`) as a wildcard action. Azure has no
+resource wildcard: a role's reach is its assignment scope.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from core import masking
 from core.netguard import guarded_request
 
-from ..contract import RoleField, RoleOutcome, RoleRequest, RoleSupport, endpoint
+from ..contract import Advice, RoleField, RoleOutcome, RoleRequest, RoleSupport, endpoint
 from ..contract import RoleStatus as Status
 from ..errors import ProviderValidationError
 from .common import FEDERATED_AUDIENCE, ca_file
@@ -131,6 +136,50 @@ def _assignment_label(assignment: dict[str, Any], definition: dict[str, Any], su
     return name if scope.lower() in ("", f"/subscriptions/{subscription_id}".lower()) else f"{name} ({scope})"
 
 
+# Built-in roles that administer what they are assigned on (Owner and User Access Administrator also
+# grant access to others). Matched by name: ids are Azure's well-known GUIDs but names are what people read.
+ADMIN_ROLES = {
+    "owner": "Owner grants every action, including giving access to others",
+    "contributor": "Contributor grants every action except giving access",
+    "user access administrator": "User Access Administrator can give anyone any role",
+}
+
+
+def _is_wide_scope(scope: str, subscription_id: str) -> bool:
+    """The subscription itself or anything above it (management groups, the tenant root "/")."""
+    scope = scope.rstrip("/").lower()
+    return scope in ("", f"/subscriptions/{subscription_id}".lower()) or not scope.startswith("/subscriptions/")
+
+
+def _wildcard_actions(definition: dict[str, Any]) -> list[str]:
+    """Actions of the role that end in a wildcard: `*` or `<provider>/*` (not `*/read`, which is a reader)."""
+    found: set[str] = set()
+    for block in (definition.get("properties") or {}).get("permissions") or []:
+        for action in [*(block.get("actions") or []), *(block.get("dataActions") or [])]:
+            if action.strip().endswith("*"):
+                found.add(action.strip())
+    return sorted(found, key=str.lower)
+
+
+def _advice(
+    assignments: list[dict[str, Any]], definitions: dict[str, dict[str, Any]], subscription_id: str
+) -> list[Advice]:
+    findings: list[Advice] = []
+    for assignment in assignments:
+        props = assignment.get("properties") or {}
+        definition = definitions.get(props.get("roleDefinitionId", ""), {})
+        name = str((definition.get("properties") or {}).get("roleName") or "")
+        scope = str(props.get("scope") or f"/subscriptions/{subscription_id}")
+        if name.lower() in ADMIN_ROLES and _is_wide_scope(scope, subscription_id):
+            findings.append(Advice("admin_policy", f"{name} is assigned at {scope}: {ADMIN_ROLES[name.lower()]}."))
+        elif wildcards := _wildcard_actions(definition):
+            listed = ", ".join(f'"{action}"' for action in wildcards)
+            message = f"{name or 'A role'} at {scope} allows the wildcard actions {listed}."
+            findings.append(Advice("wildcard_action", message))
+    unique = {(a.code, a.message): a for a in findings}
+    return sorted(unique.values(), key=lambda a: (a.code, a.message))
+
+
 def _no_assignment(subscription_id: str, detected: list[str]) -> RoleOutcome:
     return RoleOutcome(
         Status.INVALID,
@@ -138,6 +187,7 @@ def _no_assignment(subscription_id: str, detected: list[str]) -> RoleOutcome:
         granted=[],
         denied=[],
         missing=list(detected),
+        advice=[],
     )
 
 
@@ -207,12 +257,13 @@ class AzureRoleSupport(RoleSupport):
         )
         missing = [operation for operation in detected if not _allows(definitions.values(), operation)]
         details = {"role_definitions": definition_ids}
+        advice = _advice(assignments, definitions, subscription_id)
         if missing:
             error = f"The service principal's roles do not allow operations its code needs: {', '.join(missing)}."
             return RoleOutcome(
-                Status.INVALID, error=error, granted=granted, denied=[], missing=missing, details=details
+                Status.INVALID, error=error, granted=granted, denied=[], missing=missing, details=details, advice=advice
             )
-        return RoleOutcome(Status.VALID, granted=granted, denied=[], missing=[], details=details)
+        return RoleOutcome(Status.VALID, granted=granted, denied=[], missing=[], details=details, advice=advice)
 
     def is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, ServiceRequestError | ServiceResponseError):

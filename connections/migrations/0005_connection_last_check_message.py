@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0003_org_scoped_model_timestamps'),
+        ("connections", "0004_finish_advice_reminders_and_role_advice"),
     ]
 
     operations = [
