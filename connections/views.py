@@ -51,7 +51,7 @@ from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
-from .trust import trust_policy_for
+from .trust import federation_setup_for, trust_policy_for
 
 PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
@@ -343,6 +343,15 @@ def trust_policy_panel(connection: Connection) -> dict[str, Any] | None:
     }
 
 
+def federation_panel(connection: Connection) -> dict[str, Any] | None:
+    """The federated setup panel: documents pretty-printed for copying."""
+    setup = federation_setup_for(connection)
+    if setup is None:
+        return None
+    documents = [{**doc, "text": json.dumps(doc["content"], indent=2)} for doc in setup["documents"]]
+    return {**setup, "documents": documents}
+
+
 class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
     """Everything public about a connection, its health and test, authorizations, roles and actions."""
 
@@ -368,6 +377,7 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
             trust=trust_policy_panel(connection),
+            federation=federation_panel(connection),
         )
         return context
 
@@ -594,7 +604,6 @@ __all__ = [
 
 
 # --- Connection roles -----------------------------------------------------------------------------
-
 
 
 class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):

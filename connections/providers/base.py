@@ -16,7 +16,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from ipaddress import ip_address, ip_network
@@ -43,6 +43,7 @@ __all__ = [
     "ProviderValidationError",
     "b64",
     "declared_endpoints",
+    "federation_panel",
     "onprem_network_fields",
 ]
 
@@ -523,6 +524,18 @@ class Provider:
         ``{"platform_account_id", "policy"}``. Raise `contract.SetupUnavailable` when it cannot be known yet."""
         return None
 
+    def federation_setup(
+        self, auth_method: str, config: Mapping[str, Any], *, issuer: str, subject: str
+    ) -> dict[str, Any] | None:
+        """What the customer enters on their side so the platform's OIDC tokens are trusted (federated methods).
+
+        `issuer` is the platform's OIDC issuer URL and `subject` the ``sub`` its tokens carry for this
+        connection. Return None when the method does not federate; otherwise a `federation_panel` dict:
+        values to type in, commands to run, documents (JSON) to paste and notes, so the page and the API
+        render every provider the same way.
+        """
+        return None
+
     # -- validation --------------------------------------------------------------------------------
 
     def clean(
@@ -722,6 +735,25 @@ def _safe_message(field: Field, raw: Any, message: str) -> str:
         if len(text) >= 8 and text in message:
             return "Invalid value."
     return message
+
+
+def federation_panel(
+    title: str,
+    *,
+    values: Sequence[tuple[str, str, str]],
+    commands: Sequence[tuple[str, str]] = (),
+    documents: Sequence[tuple[str, str, Any]] = (),
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The shape `Provider.federation_setup` returns: ``values`` are (name, label, value) to enter,
+    ``commands`` (label, shell command), ``documents`` (name, label, JSON-able content), ``notes`` text."""
+    return {
+        "title": title,
+        "values": [{"name": name, "label": label, "value": value} for name, label, value in values],
+        "commands": [{"label": label, "command": command} for label, command in commands],
+        "documents": [{"name": name, "label": label, "content": content} for name, label, content in documents],
+        "notes": list(notes),
+    }
 
 
 def b64(data: bytes | str) -> str:
