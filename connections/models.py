@@ -81,6 +81,10 @@ class Connection(OrgScopedModel):
     last_check_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     credentials_rotated_at = models.DateTimeField(default=timezone.now)
+    # OAuth connections (not secret): the scopes the user granted (None: the provider did not say) and when
+    # the access token expires (None: it does not), which is when the refresh task renews it.
+    oauth_scopes = models.JSONField(null=True, blank=True)
+    oauth_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     environments = models.ManyToManyField(
         Environment, through="ConnectionAuthorization", related_name="connections", blank=True
     )

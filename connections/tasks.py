@@ -11,21 +11,30 @@ right away instead of waiting through retries."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from accounts.models import User
 
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionRole
+from .oauth_tokens import do_refresh_oauth_token
 from .role_validation import do_validate_role
 from .verification import run_check
 
-__all__ = ["check_connections_chunk", "health_sweep", "test_connection_task", "validate_role_task"]
+__all__ = [
+    "check_connections_chunk",
+    "health_sweep",
+    "refresh_oauth_tokens",
+    "test_connection_task",
+    "validate_role_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +104,27 @@ def validate_role_task(self: Any, role_id: int, actor_user_id: int | None) -> st
         return None
     role = do_validate_role(role, actor=actor, raise_transient=not self.request.is_eager)
     return role.status
+
+
+@shared_task(acks_late=True)
+def refresh_oauth_tokens() -> int:
+    """Renew every OAuth access token that expires within `OAUTH_REFRESH_MARGIN_SECONDS` (Celery beat).
+
+    Safe to run twice: `do_refresh_oauth_token` re-reads the expiry under a row lock and does nothing when
+    another run already refreshed the token. Returns how many tokens were renewed.
+    """
+    margin = int(settings.OAUTH_REFRESH_MARGIN_SECONDS)
+    due = timezone.now() + timedelta(seconds=margin)
+    candidates = (
+        Connection.objects.select_related("org")
+        .exclude(status=ConnectionStatusChoices.INACTIVE)
+        .filter(oauth_expires_at__isnull=False, oauth_expires_at__lte=due)
+        .order_by("oauth_expires_at")
+    )
+    refreshed = 0
+    for connection in candidates:
+        try:
+            refreshed += do_refresh_oauth_token(connection, actor=SYSTEM, margin_seconds=margin)
+        except Exception as exc:  # one broken row must not stop the others
+            logger.warning("OAuth refresh of connection %s failed: %s", connection.pk, exc.__class__.__name__)
+    return refreshed

@@ -192,6 +192,15 @@ class ConnectionSerializer(serializers.ModelSerializer):
     health = ConnectionHealthSerializer(source="*", read_only=True)
     rotation_due_at = serializers.DateTimeField(read_only=True)
     rotation_overdue = serializers.BooleanField(read_only=True)
+    oauth_scopes = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        allow_null=True,
+        help_text="OAuth connections: the scopes the user granted (null: not reported or not OAuth).",
+    )
+    oauth_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="OAuth connections: when the access token expires (null: never)."
+    )
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
     summary = serializers.SerializerMethodField()
@@ -219,6 +228,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "credentials_rotated_at",
             "rotation_due_at",
             "rotation_overdue",
+            "oauth_scopes",
+            "oauth_expires_at",
             "created_by",
             "updated_by",
             "created_at",

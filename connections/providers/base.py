@@ -418,6 +418,8 @@ class Provider:
     endpoints: ClassVar[dict[str, str]] = {}
     #: A `contract.RoleSupport` when connections of this provider take connection roles.
     role_support: ClassVar[Any] = None
+    #: An `oauth.OAuthSupport` when one auth method is filled in by an OAuth authorization-code flow.
+    oauth: ClassVar[Any] = None
     #: Public fields that decide where the stored secret is sent (a URL, a host, a port, a CA): changing
     #: one requires entering the secret again, so a stored secret can never be redirected to a new host.
     destination_fields: ClassVar[tuple[str, ...]] = ()
@@ -456,6 +458,10 @@ class Provider:
             raise TypeError(f"{where}: summary_fields must be a non-empty subset of the public fields.")
 
     # -- lookups -----------------------------------------------------------------------------------
+
+    def oauth_for(self, auth_method: str) -> Any:
+        """The `oauth.OAuthSupport` whose flow fills in this auth method's secrets, or None (typed in)."""
+        return self.oauth if self.oauth is not None and self.oauth.auth_method == auth_method else None
 
     def get_auth_method(self, auth_method: str) -> AuthMethod:
         """The AuthMethod with this code, or a ProviderValidationError keyed ``auth_method``."""
