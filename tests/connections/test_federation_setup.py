@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 import pytest
 from django.urls import reverse
 
+from accounts.models import Organization
+from accounts.policy import Action
 from identity.keys import subject_for
+from tests.connections.conftest import connections_state, create_connection
+from tests.permissions import Case, PermissionMatrix
 
 ISSUER = "https://connect.example.com"
 SUBJECT = "org:acme:connection:{name}"
@@ -94,8 +99,9 @@ def test_aws_web_identity_shows_oidc_provider_and_trust_policy(make_connection, 
         "connect.example.com:aud": "sts.amazonaws.com",
         "connect.example.com:sub": subject,
     }
-    assert f"create-open-id-connect-provider --url {ISSUER} --client-id-list sts.amazonaws.com" in (
-        setup["commands"][0]["command"]
+    assert (
+        f"create-open-id-connect-provider --url {ISSUER} --client-id-list sts.amazonaws.com"
+        in (setup["commands"][0]["command"])
     )
     assert "--role-name Tf " in setup["commands"][1]["command"]
     text = page(client_as, "aws-wid")
@@ -123,3 +129,20 @@ def test_other_org_cannot_see_the_setup(make_connection, org, other_org, api):
     make_connection(org, "azure", auth_method="federated", name="azure-fed")
     api.force_authenticate(user=other_org.memberships.get().user)
     assert api.get("/api/v1/orgs/acme/connections/azure-fed/federation-setup/").status_code == 404
+
+
+class TestFederationSetupRoleTable(PermissionMatrix):
+    """The setup holds nothing secret: every role of the organization sees it; another organization's is 404."""
+
+    cases = [
+        Case.api("get", "/api/v1/orgs/{org}/connections/{conn}/federation-setup/", Action.VIEW),
+        Case.page("get", "/o/{org}/connections/{conn}/", Action.VIEW),
+    ]
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"azure-{org.slug}"
+        create_connection(org, "azure", name=name, auth_method="federated")
+        return {"conn": name}
+
+    def snapshot(self, org: Organization) -> list[tuple]:
+        return connections_state(org)

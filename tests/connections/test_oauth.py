@@ -9,6 +9,7 @@ import http.client
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,14 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import AuditAction
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Organization
+from accounts.policy import Action
 from connections.models import Connection
 from connections.oauth_flow import SESSION_KEY
 from connections.providers import get_provider
 from connections.providers.oauth import OAuthError, pkce_pair
 from connections.secrets import load_secrets
 from connections.tasks import refresh_oauth_tokens
+from tests.connections.conftest import connections_state, create_connection
 from tests.fakes.oauth import OAuthServerFake
+from tests.permissions import Case, PermissionMatrix
 
 CLIENT_ID = "Iv1.platformclient01"
 CLIENT_SECRET = "canary-client-secret-4f1d9e2b7a6c"  # must never leave the platform
@@ -356,3 +360,25 @@ def test_create_page_offers_connect_button_and_no_token_field(client_as, org):
     page = client_as("admin").get(create_url("acme", "github")).content.decode()
     assert "Connect with GitHub" in page
     assert 'name="token"' not in page and 'name="refresh_token"' not in page
+
+
+# --- The role table (tests/permissions.py) ---------------------------------------------------------
+
+
+class TestOAuthRoleTable(PermissionMatrix):
+    """Starting a flow (create or reconnect) is managing connections: admins only, another organization's
+    connection 404. Starting changes nothing (the connection is created or changed on the callback)."""
+
+    cases = [
+        Case.page("post", "/o/{org}/connections/new/github/?auth_method=oauth", Action.MANAGE_CONNECTIONS,
+                  body={"name": "gh-flow"}),
+        Case.page("post", "/o/{org}/connections/{conn}/oauth/", Action.MANAGE_CONNECTIONS, body={}),
+    ]  # fmt: skip
+
+    def objects(self, org: Organization) -> dict[str, Any]:
+        name = f"gh-{org.slug}"
+        create_connection(org, "github", name=name, auth_method="oauth")
+        return {"conn": name}
+
+    def snapshot(self, org: Organization) -> list[tuple]:
+        return connections_state(org)
