@@ -28,7 +28,7 @@ def _locked(connection: Connection) -> Connection:
     return Connection.objects.select_for_update().select_related("org").get(pk=connection.pk)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # not durable: `runtime.use_credentials` refreshes on use, possibly inside a caller's transaction
 def do_refresh_oauth_token(connection: Connection, *, actor: Any, margin_seconds: int) -> bool:
     """Renew an expiring OAuth access token with its refresh token; True when a new token was stored.
 

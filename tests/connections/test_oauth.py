@@ -24,6 +24,7 @@ from connections.models import Connection
 from connections.oauth_flow import SESSION_KEY
 from connections.providers import get_provider
 from connections.providers.oauth import OAuthError, pkce_pair
+from connections.runtime import use_credentials
 from connections.secrets import load_secrets
 from connections.tasks import refresh_oauth_tokens
 from tests.connections.conftest import connections_state, create_connection
@@ -167,6 +168,16 @@ def test_connect_with_gitlab_stores_refresh_token_and_expiry_then_refreshes_befo
         assert canary not in text
     # Running it again (a retried beat task) changes nothing.
     assert refresh_oauth_tokens() == 0
+
+
+def test_a_use_refreshes_an_expiring_token_first(client_as, gitlab_fake, org, members):
+    admin = client_as("admin")
+    admin.get(consent(start(admin, "gitlab", "gl-oauth")))
+    connection = Connection.objects.get(org=org, name="gl-oauth")
+    Connection.objects.filter(pk=connection.pk).update(oauth_expires_at=timezone.now() + timedelta(seconds=30))
+    with use_credentials(connection, actor=members["user"], environment="development", purpose="run") as creds:
+        assert creds.secrets["token"] == gitlab_fake.access_tokens[1]  # not the one about to expire
+    assert AuditEvent.objects.filter(action=AuditAction.CONNECTION_OAUTH_REFRESHED).count() == 1
 
 
 def test_refresh_refused_marks_the_connection_unhealthy_and_keeps_the_tokens(client_as, gitlab_fake, org):
