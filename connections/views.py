@@ -29,7 +29,7 @@ from accounts.choices import PLAN_ORDER
 from accounts.forms import ConfirmForm
 from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.models import Environment, Organization
-from accounts.policy import Action
+from accounts.policy import Action, check
 from connections.secrets import is_placeholder
 
 from . import oauth_flow, services
@@ -299,8 +299,20 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
             ],
             plan_message=needed[1] if needed else "",
             oauth=self.oauth,
+            oauth_unavailable=self.oauth_unavailable(),
         )
         return context
+
+    def oauth_unavailable(self) -> str:
+        """Why the platform cannot run this OAuth flow for the provider's default instance ("" when it can)."""
+        if self.oauth is None:
+            return ""
+        try:
+            defaults = {f.name: f.default for f in self.spec.public_fields(self.auth_method) if f.default is not None}
+            self.oauth.app(defaults)
+        except OAuthUnavailable as exc:
+            return str(exc)
+        return ""
 
     def form_valid(self, form: ConnectionForm) -> HttpResponse:
         """An OAuth method checks the draft, then sends the browser to the provider instead of creating:
@@ -565,6 +577,8 @@ class OAuthCallbackView(View):
         org = Organization.objects.filter(pk=flow["org"]).first() if flow else None
         if flow is None or org is None or twofactor.requirement_unmet(request, org):
             return render(request, "connections/oauth_error.html", {"message": FLOW_UNKNOWN}, status=400)
+        # Whoever started the flow must still be allowed to change connections there before any code is spent.
+        check(request.user, Action.MANAGE_CONNECTIONS, org)
         support = oauth_flow.support_for(flow)
         back = self._back_url(org, flow)
         error = request.GET.get("error")

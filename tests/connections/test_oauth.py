@@ -333,6 +333,15 @@ def test_only_admins_may_start_a_flow(client_as, github_fake, org, other_org):
     assert github_fake.requests == []
 
 
+def test_a_demoted_admin_cannot_finish_a_flow(client_as, github_fake, org, members):
+    admin = client_as("admin")
+    callback = consent(start(admin, "github", "gh-oauth"))
+    members["admin"].memberships.filter(org=org).update(role="user")
+    assert admin.get(callback).status_code == 403
+    assert github_fake.requests_to("POST", "/login/oauth/access_token") == []
+    assert not Connection.objects.exists()
+
+
 def test_reconnect_permissions(client_as, github_fake, org, make_connection, other_org):
     make_connection(org, "github", name="gh-main", auth_method="oauth")
     url = reverse("connection_oauth", args=["acme", "gh-main"])
@@ -354,6 +363,8 @@ def test_draft_errors_are_shown_before_leaving_for_the_provider(client_as, githu
 
 def test_oauth_not_configured_is_a_clear_form_error(client_as, settings, org):
     settings.GITHUB_OAUTH_CLIENT_ID = ""
+    page = client_as("admin").get(create_url("acme", "github")).content.decode()
+    assert "GitHub OAuth is not set up on this platform" in page  # said before the form is filled in
     response = client_as("admin").post(create_url("acme", "github"), {"name": "gh-oauth"})
     assert response.status_code == 200
     assert "GitHub OAuth is not set up on this platform" in response.content.decode()
@@ -369,7 +380,7 @@ def test_self_managed_gitlab_without_an_app_is_refused_clearly(client_as, org):
 
 def test_create_page_offers_connect_button_and_no_token_field(client_as, org):
     page = client_as("admin").get(create_url("acme", "github")).content.decode()
-    assert "Connect with GitHub" in page
+    assert "Connect with GitHub" in page and "not set up" not in page
     assert 'name="token"' not in page and 'name="refresh_token"' not in page
 
 
