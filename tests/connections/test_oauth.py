@@ -121,6 +121,9 @@ def test_connect_with_github_creates_the_connection_with_token_and_scopes(client
     assert connection.oauth_expires_at is None  # an OAuth app's token does not expire
     assert list(connection.authorizations.values_list("environment__slug", flat=True)) == ["development"]
     assert github_fake.pkce_checked == 1 and github_fake.pkce_failures == 0
+    api = admin.get("/api/v1/orgs/acme/connections/gh-oauth/").json()
+    assert (api["oauth_scopes"], api["oauth_expires_at"]) == (["read:org", "repo"], None)
+    assert api["secret_fields"] == ["token"]
     event = AuditEvent.objects.get(action=AuditAction.CONNECTION_CREATED)
     assert event.details["oauth"]["scopes"] == ["read:org", "repo"]
     assert event.details["secret_fields"] == ["token"]
