@@ -23,7 +23,7 @@ from accounts.policy import Action
 from connections.models import Connection
 from connections.oauth_flow import SESSION_KEY
 from connections.providers import get_provider
-from connections.providers.oauth import OAuthError, pkce_pair
+from connections.providers.oauth import OAuthError, OAuthUnavailable, pkce_pair
 from connections.runtime import use_credentials
 from connections.secrets import load_secrets
 from connections.tasks import refresh_oauth_tokens
@@ -407,3 +407,18 @@ class TestOAuthRoleTable(PermissionMatrix):
 
     def snapshot(self, org: Organization) -> list[tuple]:
         return connections_state(org)
+
+
+def test_self_managed_gitlab_uses_its_own_app_and_urls(settings):
+    app = {"client_id": "self-id", "client_secret": "self-secret"}
+    settings.GITLAB_OAUTH_APPS = {"https://gitlab.example.com": app}
+    support = get_provider("gitlab").oauth
+    config = {"base_url": "https://gitlab.example.com"}
+    url = support.authorize_url(config, state="st", challenge="ch", redirect_uri="https://p.example/cb/")
+    assert url.startswith("https://gitlab.example.com/oauth/authorize?client_id=self-id&")
+    assert "self-secret" not in url and "code_challenge_method=S256" in url
+    assert support.token_endpoint(config) == "https://gitlab.example.com/oauth/token"
+    assert "self-secret" not in repr(support.app(config))
+    # gitlab.com still has no app in this configuration: said clearly, naming the setting.
+    with pytest.raises(OAuthUnavailable, match="GITLAB_OAUTH_APPS"):
+        support.app({"base_url": "https://gitlab.com"})
