@@ -31,6 +31,7 @@ from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
 from connections.secrets import is_placeholder
+from core import masking
 
 from . import oauth_flow, services
 from .choices import HealthStatusChoices
@@ -593,7 +594,8 @@ class OAuthCallbackView(View):
             messages.error(request, f"Could not connect: {getattr(exc, 'reason', str(exc))} Nothing was stored.")
             return HttpResponseRedirect(back)
         try:
-            connection = self._store(request, org, flow, grant)
+            with masking.registered(grant.secrets().values()):
+                connection = self._store(request, org, flow, grant)
         except ValidationError as exc:
             messages.error(request, "Could not save the connection: " + " ".join(exc.messages))
             return HttpResponseRedirect(back)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from core.masking import scrub
+from core.masking import registered, scrub
 from core.netguard import NetguardError, guarded_request
 
 __all__ = [
@@ -163,13 +163,14 @@ class OAuthSupport:
         body = urlencode({**form, "client_id": app.client_id, "client_secret": app.client_secret}).encode()
         hidden = (app.client_secret, *hide)
         try:
-            response = guarded_request(
-                "POST",
-                self.token_endpoint(config),
-                headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
-                body=body,
-                timeout=TIMEOUT,
-            )
+            with registered(hidden):  # the log masker hides them should anything below log
+                response = guarded_request(
+                    "POST",
+                    self.token_endpoint(config),
+                    headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+                    body=body,
+                    timeout=TIMEOUT,
+                )
         except NetguardError as exc:
             raise OAuthError(f"{self.label} could not be reached: {scrub(str(exc), *hidden)}") from None
         try:
