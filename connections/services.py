@@ -5,7 +5,7 @@ writes one audit event in that transaction. Secret values enter here (create, ro
 through `connections.runtime.use_credentials`; nothing in this module returns or logs them.
 
 Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
-Durable: `do_create_connection`, `do_rotate_credentials`, `do_set_active`, `do_set_authorizations`,
+Durable: `do_create_connection`, `do_rotate_credentials`, `do_connect_oauth`, `do_set_active`, `do_set_authorizations`,
 `do_rewrap_connection_secrets` (one row at a time, from a command). Plain `atomic`:
 `do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
 transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
