@@ -65,6 +65,8 @@ class AuditAction(models.TextChoices):
     CONNECTION_DEAUTHORIZED = "connection.deauthorized", "Connection authorization revoked"
     CONNECTION_CREDENTIALS_USED = "connection.credentials_used", "Credentials used"
     CONNECTION_KEY_REWRAPPED = "connection.key_rewrapped", "Data key re-wrapped"
+    CONNECTION_OAUTH_CONNECTED = "connection.oauth_connected", "Connected with OAuth"
+    CONNECTION_OAUTH_REFRESHED = "connection.oauth_refreshed", "OAuth token refreshed"
     CONNECTION_TESTED = "connection.tested", "Connection tested"
     CONNECTION_ALERT = "connection.alert", "Connection alert raised"
     CONNECTION_ALERT_RESOLVED = "connection.alert_resolved", "Connection alert resolved"

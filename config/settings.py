@@ -271,6 +271,19 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ROLE_REVALIDATION_INTERVAL},
     },
 }
+# OAuth apps of the Git providers' "oauth" method (client secrets: never logged or shown). GitLab has one
+# application per instance: GITLAB_OAUTH_APPS is JSON {"https://gitlab.com": {"client_id": ..., "client_secret": ...}}.
+GITHUB_OAUTH_CLIENT_ID = env.str("GITHUB_OAUTH_CLIENT_ID", default="")
+GITHUB_OAUTH_CLIENT_SECRET = env.str("GITHUB_OAUTH_CLIENT_SECRET", default="")
+GITLAB_OAUTH_APPS = env.json("GITLAB_OAUTH_APPS", default={})
+# Expiring OAuth tokens are refreshed when they have less than this many seconds left; beat looks this often.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=900)
+OAUTH_REFRESH_INTERVAL_SECONDS = env.int("OAUTH_REFRESH_INTERVAL_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["connection-oauth-refresh"] = {
+    "task": "connections.tasks.refresh_oauth_tokens",
+    "schedule": OAUTH_REFRESH_INTERVAL_SECONDS,
+    "options": {"expires": OAUTH_REFRESH_INTERVAL_SECONDS},
+}
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
 ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")

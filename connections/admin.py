@@ -74,6 +74,8 @@ class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
         "last_check_error",
         "last_used_at",
         "credentials_rotated_at",
+        "oauth_scopes",
+        "oauth_expires_at",
         "secrets_key_id",
         "created_by",
         "updated_by",

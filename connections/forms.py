@@ -265,6 +265,9 @@ def connection_form_class(provider: str, auth_method: str, mode: str = MODE_CREA
         attrs["description"] = forms.CharField(label="Description", max_length=500, required=False)
     public = [f for f in fields if not f.secret] if mode != MODE_ROTATE else []
     secret = [f for f in fields if f.secret] if mode != MODE_EDIT or spec.destinations(auth_method) else []
+    if mode == MODE_CREATE and spec.oauth_for(auth_method) is not None:
+        secret = []  # the provider grants them through the OAuth flow (rotate keeps a manual fallback)
+
     for field in [*public, *secret]:
         attrs[field.name] = _form_field(field, mode=mode)
     if mode == MODE_EDIT and secret:

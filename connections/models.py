@@ -90,6 +90,10 @@ class Connection(OrgScopedModel):
     rotation_reminder_notification = models.ForeignKey(
         "accounts.Notification", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
+    # OAuth connections (not secret): the scopes the user granted (None: the provider did not say) and when
+    # the access token expires (None: it does not), which is when the refresh task renews it.
+    oauth_scopes = models.JSONField(null=True, blank=True)
+    oauth_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     environments = models.ManyToManyField(
         Environment, through="ConnectionAuthorization", related_name="connections", blank=True
     )

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.actors import actor_label, split_actor
+from accounts.actors import SYSTEM, actor_label, split_actor
 from accounts.audit import record_event
 from accounts.choices import AuditAction
 from accounts.models import Environment, Organization
@@ -25,6 +27,7 @@ from core import context, masking
 
 from .choices import ConnectionStatusChoices, UsageOutcomeChoices
 from .models import Connection, ConnectionAuthorization, ConnectionUsage
+from .oauth_tokens import do_refresh_oauth_token
 from .providers import Materialized, UnknownProvider, get_provider
 from .secrets import check_destination, load_secrets
 
@@ -194,6 +197,19 @@ def _record_use(
     return _Use(connection, usage, load_secrets(connection))
 
 
+def _fresh_oauth_token(connection: Connection) -> Connection:
+    """An OAuth token about to expire is refreshed before it is handed out, so a use between two runs of
+    the beat task (or without beat at all) still gets a working token. A refusal is recorded on the
+    connection by the refresh; the use then goes on with the stored token and fails with the provider's words."""
+    margin = int(settings.OAUTH_REFRESH_MARGIN_SECONDS)
+    expires = connection.oauth_expires_at
+    if expires is None or expires > timezone.now() + timedelta(seconds=margin):
+        return connection
+    if do_refresh_oauth_token(connection, actor=SYSTEM, margin_seconds=margin):
+        return Connection.objects.select_related("org", "cloud_connection").get(pk=connection.pk)
+    return connection
+
+
 @contextmanager
 def use_credentials(
     connection: Connection,
@@ -223,6 +239,7 @@ def use_credentials(
     if connection.status == ConnectionStatusChoices.INACTIVE:
         raise NoConnectionAvailable(no_connection_message(connection.provider, env_slug or "-"))
     check_destination(connection)  # a secret is never sent somewhere it was not entered for
+    connection = _fresh_oauth_token(connection)
     with transaction.atomic():
         use = _record_use(connection, actor=actor, environment=env_slug, purpose=purpose, resource=resource)
         ref_use = None

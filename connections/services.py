@@ -5,8 +5,8 @@ writes one audit event in that transaction. Secret values enter here (create, ro
 through `connections.runtime.use_credentials`; nothing in this module returns or logs them.
 
 Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
-Durable: `do_create_connection`, `do_rotate_credentials`, `do_set_active`, `do_set_authorizations`,
-`do_rewrap_connection_secrets` (one batch at a time, from a command). Plain `atomic`:
+Durable: `do_create_connection`, `do_rotate_credentials`, `do_connect_oauth`, `do_set_active`,
+`do_set_authorizations`, `do_rewrap_connection_secrets` (one batch at a time, from a command). Plain `atomic`:
 `do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
 transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
 admin calls them inside its own transaction).
@@ -41,6 +41,7 @@ from core.queue import send_on_commit
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import ProviderValidationError, UnknownProvider, get_provider
+from .providers.oauth import TokenGrant
 from .secrets import drop_placeholders, load_secrets, secret_context, store_secrets
 from .tasks import test_connection_task, validate_role_task
 
@@ -166,13 +167,20 @@ def do_create_connection(
     secrets: dict[str, Any] | None = None,
     environments: Iterable[str] = (),
     description: str = "",
+    oauth: TokenGrant | None = None,
 ) -> Connection:
-    """Validate through the provider module, check the plan, encrypt the secrets, authorize environments."""
+    """Validate through the provider module, check the plan, encrypt the secrets, authorize environments.
+
+    `oauth` is what an OAuth authorization-code flow granted (`connections.oauth_flow`): its tokens become
+    the secrets, its scopes and expiry are recorded on the connection.
+    """
     check(actor, Action.MANAGE_CONNECTIONS, org)
     try:
         spec = get_provider(provider)
     except UnknownProvider as exc:
         raise ValidationError({"provider": exc.message}) from None
+    if oauth is not None:
+        secrets = oauth.secrets()
     try:
         clean_config, clean_secrets = spec.clean(auth_method, dict(config or {}), drop_placeholders(secrets))
     except ProviderValidationError as exc:
@@ -199,6 +207,8 @@ def do_create_connection(
     connection.cloud_connection = _resolve_reference(org, spec, auth_method, clean_config)
     if spec.external_id_required(auth_method):
         connection.external_id = pysecrets.token_urlsafe(32)
+    if oauth is not None:
+        connection.oauth_scopes, connection.oauth_expires_at = oauth.scopes, oauth.expires_at
     store_secrets(connection, clean_secrets)
     try:
         with transaction.atomic():
@@ -218,6 +228,91 @@ def do_create_connection(
             "config": clean_config,
             "secret_fields": connection.secret_fields_set,
             "environments": [e.slug for e in envs],
+            **({"oauth": oauth.public()} if oauth is not None else {}),
+        },
+    )
+    return connection
+
+
+def check_oauth_draft(
+    org: Organization,
+    *,
+    actor: Any,
+    name: str,
+    provider: str,
+    auth_method: str,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    environments: Iterable[str] = (),
+    description: str = "",
+) -> dict[str, Any]:
+    """Everything `do_create_connection` will check, except the secrets the OAuth flow is about to obtain,
+    so a user is not sent to consent on the provider for a connection that could not be created.
+
+    Returns the draft (the create arguments, JSON-able) that the flow keeps in the session. Changes nothing.
+    """
+    check(actor, Action.MANAGE_CONNECTIONS, org)
+    try:
+        spec = get_provider(provider)
+    except UnknownProvider as exc:
+        raise ValidationError({"provider": exc.message}) from None
+    if spec.oauth_for(auth_method) is None:
+        raise ValidationError({"auth_method": f"The {auth_method} method of {spec.label} has no OAuth flow."})
+    secret_names = {f.name for f in spec.secret_fields(auth_method)}
+    try:
+        clean_config, _ = spec.clean(auth_method, dict(config or {}), {})
+    except ProviderValidationError as exc:
+        remaining = {key: messages for key, messages in exc.errors.items() if key not in secret_names}
+        if remaining:
+            raise _errors(ProviderValidationError(remaining), _field_prefix(spec, auth_method)) from None
+        clean_config = {k: v for k, v in dict(config or {}).items() if k not in secret_names}
+    probe = Connection(org=org, name=name, provider=provider, auth_method=auth_method, description=description)
+    try:
+        probe.full_clean(exclude=["config", "category"], validate_constraints=False, validate_unique=False)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    if Connection.objects.filter(org=org, name=name).exists():
+        raise ValidationError({"name": f"A connection named '{name}' already exists in {org.slug}."})
+    check_plan_allows(org, provider)
+    envs = _environments(org, environments)
+    return {
+        "name": name,
+        "provider": provider,
+        "auth_method": auth_method,
+        "config": dict(config or {}),
+        "clean_config": clean_config,
+        "environments": [env.slug for env in envs],
+        "description": description,
+    }
+
+
+@transaction.atomic(durable=True)
+def do_connect_oauth(connection: Connection, *, actor: Any, grant: TokenGrant) -> Connection:
+    """Store the tokens an OAuth flow granted for an existing connection ("Reconnect"): a rotation whose
+    new values came from the provider, with the granted scopes and expiry recorded."""
+    check(actor, Action.MANAGE_CONNECTIONS, connection)
+    connection = _locked(connection)
+    spec = connection.provider_spec
+    if spec.oauth_for(connection.auth_method) is None:
+        raise ValidationError({"auth_method": f"The {connection.auth_method} method has no OAuth flow."})
+    try:
+        _, clean = spec.clean(connection.auth_method, {}, grant.secrets(), partial=True)
+    except ProviderValidationError as exc:
+        raise _errors(exc, lambda _name: "secrets") from None
+    store_secrets(connection, clean)
+    connection.oauth_scopes, connection.oauth_expires_at = grant.scopes, grant.expires_at
+    connection.credentials_rotated_at = timezone.now()
+    connection.updated_by = _user(actor)
+    connection.save()
+    record_event(
+        org=connection.org,
+        action=AuditAction.CONNECTION_OAUTH_CONNECTED,
+        actor=actor,
+        target=connection,
+        details={
+            "secret_fields": sorted(clean),
+            "fingerprints": {k: connection.secret_fingerprints[k] for k in clean},
+            "oauth": grant.public(),
         },
     )
     return connection

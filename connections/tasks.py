@@ -11,11 +11,13 @@ right away instead of waiting through retries."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 
 from accounts.actors import SYSTEM
 from accounts.models import User
@@ -23,12 +25,14 @@ from accounts.models import User
 from . import reminders, role_revalidation
 from .choices import ConnectionStatusChoices
 from .models import Connection, ConnectionRole
+from .oauth_tokens import do_refresh_oauth_token
 from .role_validation import do_validate_role
 from .verification import run_check
 
 __all__ = [
     "check_connections_chunk",
     "health_sweep",
+    "refresh_oauth_tokens",
     "revalidate_roles_chunk",
     "role_revalidation_sweep",
     "rotation_reminder_sweep",
@@ -135,3 +139,25 @@ def role_revalidation_sweep(chunk_size: int | None = None) -> int:
         revalidate_roles_chunk.delay(ids)
         chunks += 1
     return chunks
+@shared_task(acks_late=True)
+def refresh_oauth_tokens() -> int:
+    """Renew every OAuth access token that expires within `OAUTH_REFRESH_MARGIN_SECONDS` (Celery beat).
+
+    Safe to run twice: `do_refresh_oauth_token` re-reads the expiry under a row lock and does nothing when
+    another run already refreshed the token. Returns how many tokens were renewed.
+    """
+    margin = int(settings.OAUTH_REFRESH_MARGIN_SECONDS)
+    due = timezone.now() + timedelta(seconds=margin)
+    candidates = (
+        Connection.objects.select_related("org")
+        .exclude(status=ConnectionStatusChoices.INACTIVE)
+        .filter(oauth_expires_at__isnull=False, oauth_expires_at__lte=due)
+        .order_by("oauth_expires_at")
+    )
+    refreshed = 0
+    for connection in candidates:
+        try:
+            refreshed += do_refresh_oauth_token(connection, actor=SYSTEM, margin_seconds=margin)
+        except Exception as exc:  # one broken row must not stop the others
+            logger.warning("OAuth refresh of connection %s failed: %s", connection.pk, exc.__class__.__name__)
+    return refreshed

@@ -16,6 +16,8 @@ urlpatterns = [
     path(CONNECTION, views.ConnectionDetailView.as_view(), name="connection_detail"),
     path(f"{CONNECTION}edit/", views.ConnectionEditView.as_view(), name="connection_edit"),
     path(f"{CONNECTION}rotate/", views.ConnectionRotateView.as_view(), name="connection_rotate"),
+    path(f"{CONNECTION}oauth/", views.ConnectionOAuthView.as_view(), name="connection_oauth"),
+    path("connections/oauth/callback/", views.OAuthCallbackView.as_view(), name="connection_oauth_callback"),
     path(
         f"{CONNECTION}authorizations/",
         views.ConnectionAuthorizationsView.as_view(),

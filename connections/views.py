@@ -20,17 +20,20 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.views.generic import TemplateView
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.generic import TemplateView, View
 
+from accounts.authn import twofactor
 from accounts.choices import PLAN_ORDER
 from accounts.forms import ConfirmForm
 from accounts.mixins import OrgFormView, OrgPageMixin
-from accounts.models import Environment
-from accounts.policy import Action
+from accounts.models import Environment, Organization
+from accounts.policy import Action, check
 from connections.secrets import is_placeholder
+from core import masking
 
-from . import services
+from . import oauth_flow, services
 from .advice import separation_warning
 from .choices import HealthStatusChoices
 from .display import DISPLAY, auth_method_label, display_for
@@ -49,10 +52,11 @@ from .forms import (
 )
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import CATEGORY_LABELS, REGISTRY, Provider
+from .providers.oauth import OAuthError, OAuthUnavailable
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
-from .trust import trust_policy_for
+from .trust import federation_setup_for, trust_policy_for
 
 PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
@@ -166,6 +170,7 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
             auth_label=auth_method_label(spec, self.connection.auth_method),
             category_label=CATEGORY_LABELS.get(self.connection.category, self.connection.category),
             has_secrets=bool(spec.secret_fields(self.connection.auth_method)),
+            oauth=spec.oauth_for(self.connection.auth_method),
             may=self.connection_perms(),
         )
         return context
@@ -264,6 +269,7 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
         self.auth_method = self.request.GET.get("auth_method") or self.spec.auth_method_codes[0]
         if self.auth_method not in self.spec.auth_method_codes:
             raise Http404("No such auth method for this connection type.")
+        self.oauth = self.spec.oauth_for(self.auth_method)
 
     def get_form_class(self) -> type[ConnectionForm]:
         return connection_form_class(self.spec.code, self.auth_method, MODE_CREATE)
@@ -294,8 +300,44 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
                 for m in self.spec.auth_methods
             ],
             plan_message=needed[1] if needed else "",
+            oauth=self.oauth,
+            oauth_unavailable=self.oauth_unavailable(),
         )
         return context
+
+    def oauth_unavailable(self) -> str:
+        """Why the platform cannot run this OAuth flow for the provider's default instance ("" when it can)."""
+        if self.oauth is None:
+            return ""
+        try:
+            defaults = {f.name: f.default for f in self.spec.public_fields(self.auth_method) if f.default is not None}
+            self.oauth.app(defaults)
+        except OAuthUnavailable as exc:
+            return str(exc)
+        return ""
+
+    def form_valid(self, form: ConnectionForm) -> HttpResponse:
+        """An OAuth method checks the draft, then sends the browser to the provider instead of creating:
+        the connection is created on the callback, with the tokens the provider granted."""
+        if self.oauth is None:
+            return super().form_valid(form)
+        args, kwargs = self.service_arguments(form)
+        ok, draft = self.run_service(form, services.check_oauth_draft, *args, **kwargs)
+        if not ok:
+            return self.service_failed(form)
+        try:
+            url = oauth_flow.begin(
+                self.request,
+                org_id=self.org.pk,
+                provider=self.spec.code,
+                auth_method=self.auth_method,
+                config=draft.pop("clean_config"),
+                draft=draft,
+            )
+        except OAuthUnavailable as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        return HttpResponseRedirect(url)
 
     def service_arguments(self, form: ConnectionForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
         data = form.cleaned_data
@@ -344,6 +386,15 @@ def trust_policy_panel(connection: Connection) -> dict[str, Any] | None:
     }
 
 
+def federation_panel(connection: Connection) -> dict[str, Any] | None:
+    """The federated setup panel: documents pretty-printed for copying."""
+    setup = federation_setup_for(connection)
+    if setup is None:
+        return None
+    documents = [{**doc, "text": json.dumps(doc["content"], indent=2)} for doc in setup["documents"]]
+    return {**setup, "documents": documents}
+
+
 class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
     """Everything public about a connection, its health and test, authorizations, roles and actions."""
 
@@ -371,6 +422,7 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
             trust=trust_policy_panel(connection),
+            federation=federation_panel(connection),
         )
         return context
 
@@ -481,6 +533,103 @@ class ConnectionRotateView(ConnectionObjectMixin, OrgFormView):
         rotated = [name for name, value in self.sent_secrets(form).items() if value and not is_placeholder(value)]
         labels = ", ".join(form.spec_field(name).label for name in rotated)
         return f"Credentials of “{result.name}” rotated: {labels}."
+
+
+class ConnectionOAuthView(ConnectionActionMixin, OrgFormView):
+    """"Reconnect": a new OAuth authorization for an existing connection (new scopes, a revoked grant,
+    a rotation). The tokens are replaced on the callback (`services.do_connect_oauth`)."""
+
+    connection_action = Action.MANAGE_CONNECTIONS
+
+    def form_valid(self, form: ConfirmForm) -> HttpResponse:
+        connection = self.connection
+        try:
+            url = oauth_flow.begin(
+                self.request,
+                org_id=self.org.pk,
+                provider=connection.provider,
+                auth_method=connection.auth_method,
+                config=dict(connection.config),
+                draft={"connection": str(connection.pk)},
+            )
+        except OAuthUnavailable as exc:
+            messages.error(self.request, str(exc))
+            return HttpResponseRedirect(self.detail_url())
+        except ValueError:
+            messages.error(self.request, f"The {connection.auth_method} method has no OAuth flow.")
+            return HttpResponseRedirect(self.detail_url())
+        return HttpResponseRedirect(url)
+
+
+FLOW_UNKNOWN = (
+    "This authorization answer does not belong to a sign-in you started in this session, or it was already "
+    "used or has expired: nothing was stored. Start again from the connection page."
+)
+
+
+class OAuthCallbackView(View):
+    """Where the provider sends the browser back. Only a flow this session started (`oauth_flow.take`:
+    single use, same user) goes on; its organization's rules apply again (two-factor, the policy in the
+    services), the code is exchanged with the PKCE verifier, and the tokens are stored like any secret."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return render(request, "connections/oauth_error.html", {"message": FLOW_UNKNOWN}, status=400)
+        flow = oauth_flow.take(request, request.GET.get("state"))
+        org = Organization.objects.filter(pk=flow["org"]).first() if flow else None
+        if flow is None or org is None or twofactor.requirement_unmet(request, org):
+            return render(request, "connections/oauth_error.html", {"message": FLOW_UNKNOWN}, status=400)
+        # Whoever started the flow must still be allowed to change connections there before any code is spent.
+        check(request.user, Action.MANAGE_CONNECTIONS, org)
+        support = oauth_flow.support_for(flow)
+        back = self._back_url(org, flow)
+        error = request.GET.get("error")
+        if error or not request.GET.get("code"):
+            messages.error(request, self._refusal(support.label, error, request.GET.get("error_description")))
+            return HttpResponseRedirect(back)
+        try:
+            grant = support.exchange(
+                flow["config"], code=request.GET["code"], verifier=flow["verifier"], redirect_uri=flow["redirect_uri"]
+            )
+        except (OAuthError, OAuthUnavailable) as exc:
+            messages.error(request, f"Could not connect: {getattr(exc, 'reason', str(exc))} Nothing was stored.")
+            return HttpResponseRedirect(back)
+        try:
+            with masking.registered(grant.secrets().values()):
+                connection = self._store(request, org, flow, grant)
+        except ValidationError as exc:
+            messages.error(request, "Could not save the connection: " + " ".join(exc.messages))
+            return HttpResponseRedirect(back)
+        scopes = ", ".join(connection.oauth_scopes or []) or "not reported"
+        messages.success(request, f"Connection “{connection.name}” connected with {support.label} (scopes: {scopes}).")
+        return HttpResponseRedirect(reverse("connection_detail", args=[org.slug, connection.name]))
+
+    @staticmethod
+    def _store(request: Any, org: Organization, flow: dict[str, Any], grant: Any) -> Connection:
+        draft = flow["draft"]
+        if "connection" in draft:
+            connection = get_object_or_404(Connection.objects.select_related("org"), pk=draft["connection"], org=org)
+            return services.do_connect_oauth(connection, actor=request.user, grant=grant)
+        return services.do_create_connection(org, actor=request.user, oauth=grant, **draft)
+
+    @staticmethod
+    def _back_url(org: Organization, flow: dict[str, Any]) -> str:
+        draft = flow["draft"]
+        if "connection" in draft:
+            name = Connection.objects.filter(pk=draft["connection"], org=org).values_list("name", flat=True).first()
+            if name:
+                return reverse("connection_detail", args=[org.slug, name])
+        create = reverse("connection_create", args=[org.slug, flow["provider"]])
+        return f"{create}?auth_method={flow['auth_method']}"
+
+    @staticmethod
+    def _refusal(label: str, error: str | None, description: str | None) -> str:
+        if error == "access_denied":
+            return f"Access was denied on {label}: the platform was not authorized and nothing was stored."
+        reason = (description or error or "no authorization code came back")[:200]
+        return f"{label} did not authorize the platform ({reason}). Nothing was stored."
 
 
 class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
@@ -597,7 +746,6 @@ __all__ = [
 
 
 # --- Connection roles -----------------------------------------------------------------------------
-
 
 
 class ConnectionRoleAddView(ConnectionObjectMixin, OrgFormView):

@@ -203,6 +203,15 @@ class ConnectionSerializer(serializers.ModelSerializer):
         help_text="Non-empty when the connection is authorized for development-like and production-like "
         "environments at once (classified by their slugs and names).",
     )
+    oauth_scopes = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        allow_null=True,
+        help_text="OAuth connections: the scopes the user granted (null: not reported or not OAuth).",
+    )
+    oauth_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="OAuth connections: when the access token expires (null: never)."
+    )
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
     updated_by = serializers.EmailField(source="updated_by.email", read_only=True, allow_null=True)
     summary = serializers.SerializerMethodField()
@@ -231,6 +240,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "rotation_due_at",
             "rotation_overdue",
             "separation_warning",
+            "oauth_scopes",
+            "oauth_expires_at",
             "created_by",
             "updated_by",
             "created_at",

@@ -36,7 +36,7 @@ from ..filtersets import ConnectionFilterSet
 from ..models import Connection, ConnectionAuthorization
 from ..providers import REGISTRY, UnknownProvider, get_provider
 from ..runtime import SelectionError, select_connection
-from ..trust import trust_policy_for
+from ..trust import federation_setup_for, trust_policy_for
 from . import serializers as s
 
 ERRORS = {
@@ -217,6 +217,28 @@ class ConnectionViewSet(
         if trust is None:
             raise NotFound("This connection has no External ID (only AWS assume-role connections do).")
         return Response(trust)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description=(
+                    "issuer, subject, title, values [{name, label, value}], commands [{label, command}], "
+                    "documents [{name, label, content}], notes, warning: what the cloud must trust (federated methods)"
+                ),
+            ),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="federation-setup", filter_backends=[], pagination_class=None)
+    def federation_setup(self, request: Request, org_slug: str, name: str) -> Response:
+        """How the cloud trusts the platform's OIDC tokens for this connection (Azure federated, GCP workload
+        identity, AWS web identity): issuer, subject, audience, the commands and documents to paste."""
+        setup = federation_setup_for(self.get_object())
+        if setup is None:
+            raise NotFound("This connection does not use identity federation.")
+        return Response(setup)
 
     @extend_schema(request=None, responses={200: s.ConnectionSerializer, **ERRORS})
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)

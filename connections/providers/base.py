@@ -16,7 +16,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from ipaddress import ip_address, ip_network
@@ -43,6 +43,7 @@ __all__ = [
     "ProviderValidationError",
     "b64",
     "declared_endpoints",
+    "federation_panel",
     "onprem_network_fields",
 ]
 
@@ -417,6 +418,8 @@ class Provider:
     endpoints: ClassVar[dict[str, str]] = {}
     #: A `contract.RoleSupport` when connections of this provider take connection roles.
     role_support: ClassVar[Any] = None
+    #: An `oauth.OAuthSupport` when one auth method is filled in by an OAuth authorization-code flow.
+    oauth: ClassVar[Any] = None
     #: Public fields that decide where the stored secret is sent (a URL, a host, a port, a CA): changing
     #: one requires entering the secret again, so a stored secret can never be redirected to a new host.
     destination_fields: ClassVar[tuple[str, ...]] = ()
@@ -459,6 +462,10 @@ class Provider:
             raise TypeError(f"{where}: summary_fields must be a non-empty subset of the public fields.")
 
     # -- lookups -----------------------------------------------------------------------------------
+
+    def oauth_for(self, auth_method: str) -> Any:
+        """The `oauth.OAuthSupport` whose flow fills in this auth method's secrets, or None (typed in)."""
+        return self.oauth if self.oauth is not None and self.oauth.auth_method == auth_method else None
 
     def get_auth_method(self, auth_method: str) -> AuthMethod:
         """The AuthMethod with this code, or a ProviderValidationError keyed ``auth_method``."""
@@ -525,6 +532,18 @@ class Provider:
     def trust_setup(self, external_id: str) -> dict[str, Any] | None:
         """What the customer must put on their side for the platform's External ID, ready to paste:
         ``{"platform_account_id", "policy"}``. Raise `contract.SetupUnavailable` when it cannot be known yet."""
+        return None
+
+    def federation_setup(
+        self, auth_method: str, config: Mapping[str, Any], *, issuer: str, subject: str
+    ) -> dict[str, Any] | None:
+        """What the customer enters on their side so the platform's OIDC tokens are trusted (federated methods).
+
+        `issuer` is the platform's OIDC issuer URL and `subject` the ``sub`` its tokens carry for this
+        connection. Return None when the method does not federate; otherwise a `federation_panel` dict:
+        values to type in, commands to run, documents (JSON) to paste and notes, so the page and the API
+        render every provider the same way.
+        """
         return None
 
     # -- validation --------------------------------------------------------------------------------
@@ -726,6 +745,25 @@ def _safe_message(field: Field, raw: Any, message: str) -> str:
         if len(text) >= 8 and text in message:
             return "Invalid value."
     return message
+
+
+def federation_panel(
+    title: str,
+    *,
+    values: Sequence[tuple[str, str, str]],
+    commands: Sequence[tuple[str, str]] = (),
+    documents: Sequence[tuple[str, str, Any]] = (),
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The shape `Provider.federation_setup` returns: ``values`` are (name, label, value) to enter,
+    ``commands`` (label, shell command), ``documents`` (name, label, JSON-able content), ``notes`` text."""
+    return {
+        "title": title,
+        "values": [{"name": name, "label": label, "value": value} for name, label, value in values],
+        "commands": [{"label": label, "command": command} for label, command in commands],
+        "documents": [{"name": name, "label": label, "content": content} for name, label, content in documents],
+        "notes": list(notes),
+    }
 
 
 def b64(data: bytes | str) -> str:

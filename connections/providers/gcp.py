@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,7 +18,7 @@ from core.masking import scrub
 from core.netguard import NetguardError
 
 from . import validators as v
-from .base import AuthMethod, Field, Materialized, Provider
+from .base import AuthMethod, Field, Materialized, Provider, federation_panel
 from .contract import CheckFailed, CheckResult
 
 CREDENTIALS_FILE = "gcp-credentials.json"
@@ -234,6 +235,60 @@ class GcpProvider(Provider):
               auth_methods=("workload_identity",), placeholder="runner@my-project.iam.gserviceaccount.com"),
     )  # fmt: skip
     summary_fields = ("project_id",)
+
+    def federation_setup(
+        self, auth_method: str, config: Mapping[str, Any], *, issuer: str, subject: str
+    ) -> dict[str, Any] | None:
+        """Workload identity: the pool provider that trusts the platform's issuer, and the service account binding.
+
+        The allowed audience is the provider's canonical name, the one the platform's tokens carry (Google's
+        default when no audience is listed); the attribute condition admits this connection's subject only.
+        """
+        if auth_method != "workload_identity":
+            return None
+        resource = str(config.get("workload_identity_provider") or "")
+        match = re.fullmatch(
+            r"projects/([^/]+)/locations/([^/]+)/workloadIdentityPools/([^/]+)/providers/([^/]+)", resource
+        )
+        number, location, pool, provider = match.groups() if match else ("PROJECT_NUMBER", "global", "POOL", "PROVIDER")
+        audience = f"//iam.googleapis.com/{resource}"
+        mapping = "google.subject=assertion.sub"
+        condition = f"assertion.sub=='{subject}'"
+        member = f"principal://iam.googleapis.com/projects/{number}/locations/{location}/workloadIdentityPools/{pool}/subject/{subject}"
+        account = str(config.get("service_account_email") or "SERVICE_ACCOUNT_EMAIL")
+        project = str(config.get("project_id") or number)
+        q = shlex.quote
+        return federation_panel(
+            "Workload identity pool provider in Google Cloud",
+            values=[
+                ("issuer", "Issuer (URL)", issuer),
+                ("audience", "Allowed audience", audience),
+                ("attribute_mapping", "Attribute mapping", mapping),
+                ("attribute_condition", "Attribute condition", condition),
+                ("subject", "Subject (google.subject)", subject),
+                ("member", "Principal to grant", member),
+            ],
+            commands=[
+                (
+                    "Create the pool (once)",
+                    f"gcloud iam workload-identity-pools create {q(pool)} --project={q(project)} "
+                    f"--location={q(location)} --display-name='Cloud connections'",
+                ),
+                (
+                    "Create the OIDC provider in the pool",
+                    f"gcloud iam workload-identity-pools providers create-oidc {q(provider)} --project={q(project)} "
+                    f"--location={q(location)} --workload-identity-pool={q(pool)} --issuer-uri={q(issuer)} "
+                    f"--allowed-audiences={q(audience)} --attribute-mapping={q(mapping)} "
+                    f"--attribute-condition={q(condition)}",
+                ),
+                (
+                    "Let this connection impersonate the service account",
+                    f"gcloud iam service-accounts add-iam-policy-binding {q(account)} --project={q(project)} "
+                    f"--role=roles/iam.workloadIdentityUser --member={q(member)}",
+                ),
+            ],
+            notes=["The pool and provider IDs come from the workload identity provider name you entered."],
+        )
 
     def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Get an access token, then look the project up with it.

@@ -8,8 +8,10 @@ from urllib.parse import quote, urlsplit
 
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
-from .contract import CheckContext, CheckResult
+from .config import setting
+from .contract import CheckContext, CheckResult, endpoint
 from .httpcheck import CheckClient, json_or_empty, text_field
+from .oauth import OAuthApp, OAuthSupport, OAuthUnavailable
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -30,6 +32,39 @@ def github_api_url(value: Any) -> str:
     return value
 
 
+class GitHubOAuth(OAuthSupport):
+    """The platform's GitHub OAuth app (or GitHub App user authorization) for github.com.
+
+    GitHub accepts PKCE (S256) on ``/login/oauth/authorize`` since July 2025. An OAuth app's tokens do not
+    expire; a GitHub App with expiring user tokens also returns ``expires_in`` and a ``refresh_token``,
+    which the platform then refreshes before expiry like GitLab's.
+    """
+
+    label = "GitHub"
+    scopes = ("repo", "read:org")
+
+    def app(self, config: Mapping[str, Any]) -> OAuthApp:
+        base_url = str(config.get("base_url") or DEFAULT_API_URL).rstrip("/")
+        if base_url != DEFAULT_API_URL:
+            raise OAuthUnavailable(
+                "The platform's GitHub OAuth app serves github.com only: use a personal access token "
+                "for GitHub Enterprise Server."
+            )
+        client_id, client_secret = setting("GITHUB_OAUTH_CLIENT_ID"), setting("GITHUB_OAUTH_CLIENT_SECRET")
+        if not client_id or not client_secret:
+            raise OAuthUnavailable(
+                "GitHub OAuth is not set up on this platform (GITHUB_OAUTH_CLIENT_ID and "
+                "GITHUB_OAUTH_CLIENT_SECRET): use a personal access token instead."
+            )
+        return OAuthApp(str(client_id), str(client_secret))
+
+    def authorize_endpoint(self, config: Mapping[str, Any]) -> str:
+        return f"{endpoint('github_oauth')}/login/oauth/authorize"
+
+    def token_endpoint(self, config: Mapping[str, Any]) -> str:
+        return f"{endpoint('github_oauth')}/login/oauth/access_token"
+
+
 class GitHubProvider(Provider):
     """GitHub connection; ``base_url`` points at GitHub Enterprise Server's ``/api/v3`` when self-hosted."""
 
@@ -39,7 +74,9 @@ class GitHubProvider(Provider):
     destination_fields = ("base_url",)
     endpoints = {
         "github": "https://api.github.com",
+        "github_oauth": "https://github.com",
     }
+    oauth = GitHubOAuth()
     label = "GitHub"
     category = "git"
     description = "GitHub.com or GitHub Enterprise Server repositories and organizations."
@@ -47,7 +84,7 @@ class GitHubProvider(Provider):
     color = "#24292f"
     test_description = "GET /user."
     auth_methods = (
-        AuthMethod("oauth", "OAuth app", "An access token obtained through the platform's OAuth app."),
+        AuthMethod("oauth", "OAuth (recommended)", "Connect with GitHub: you approve the platform's OAuth app."),
         AuthMethod("pat", "Personal access token", "A fine-grained (github_pat_) or classic (ghp_) token."),
     )
     fields = (
@@ -56,6 +93,8 @@ class GitHubProvider(Provider):
         Field("organization", "Organization", "string", required=False, validators=(v.github_login,),
               help_text="Owner used by default (organization or user login)."),
         Field("token", "Token", "string", secret=True, validators=(v.github_token,)),
+        Field("refresh_token", "Refresh token", "string", secret=True, required=False, auth_methods=("oauth",),
+              validators=(v.oauth_refresh_token,)),
     )  # fmt: skip
     summary_fields = ("organization", "base_url")
 

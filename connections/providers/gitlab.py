@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 from . import validators as v
 from .base import AuthMethod, Field, Materialized, Provider
-from .contract import CheckContext, CheckResult
+from .config import setting
+from .contract import CheckContext, CheckResult, endpoint
 from .httpcheck import CheckClient, json_or_empty, text_field
+from .oauth import OAuthApp, OAuthSupport, OAuthUnavailable
 
 DEFAULT_BASE_URL = "https://gitlab.com"
 
@@ -19,6 +21,40 @@ def gitlab_base_url(value: Any) -> str:
     """The instance's https root URL; a pasted ``/api/v4`` suffix or trailing slash is removed."""
     value = v.https_url(value).rstrip("/")
     return re.sub(r"/api/v4$", "", value)
+
+
+def _instance(config: Mapping[str, Any]) -> tuple[str, str]:
+    """(the instance's configured base URL, the URL to call): gitlab.com goes through the platform endpoint."""
+    base_url = str(config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+    return base_url, (endpoint("gitlab") if base_url == DEFAULT_BASE_URL else base_url)
+
+
+class GitLabOAuth(OAuthSupport):
+    """The platform's OAuth application on gitlab.com or a self-managed instance (``GITLAB_OAUTH_APPS``).
+
+    GitLab supports PKCE and issues access tokens that expire after two hours with a refresh token, which
+    is rotated at each refresh.
+    """
+
+    label = "GitLab"
+    scopes = ("api",)
+
+    def app(self, config: Mapping[str, Any]) -> OAuthApp:
+        base_url, _ = _instance(config)
+        apps = setting("GITLAB_OAUTH_APPS") or {}
+        entry = {str(key).rstrip("/"): value for key, value in apps.items()}.get(base_url)
+        if not isinstance(entry, Mapping) or not entry.get("client_id") or not entry.get("client_secret"):
+            raise OAuthUnavailable(
+                f"This platform has no GitLab OAuth application for {base_url} (GITLAB_OAUTH_APPS): "
+                "use an access token instead."
+            )
+        return OAuthApp(str(entry["client_id"]), str(entry["client_secret"]))
+
+    def authorize_endpoint(self, config: Mapping[str, Any]) -> str:
+        return f"{_instance(config)[1]}/oauth/authorize"
+
+    def token_endpoint(self, config: Mapping[str, Any]) -> str:
+        return f"{_instance(config)[1]}/oauth/token"
 
 
 class GitLabProvider(Provider):
@@ -31,6 +67,7 @@ class GitLabProvider(Provider):
     endpoints = {
         "gitlab": "https://gitlab.com",
     }
+    oauth = GitLabOAuth()
     label = "GitLab"
     category = "git"
     description = "GitLab.com or self-managed GitLab groups and projects."
@@ -38,7 +75,7 @@ class GitLabProvider(Provider):
     color = "#fc6d26"
     test_description = "GET /api/v4/user."
     auth_methods = (
-        AuthMethod("oauth", "OAuth app", "An access token obtained through the platform's OAuth app."),
+        AuthMethod("oauth", "OAuth (recommended)", "Connect with GitLab: you approve the platform's OAuth app."),
         AuthMethod("pat", "Access token", "A personal, group or project access token (glpat-...)."),
     )
     fields = (
@@ -47,6 +84,8 @@ class GitLabProvider(Provider):
         Field("organization", "Group", "string", required=False, validators=(v.gitlab_group_path,),
               help_text="Group path, e.g. platform or platform/infra."),
         Field("token", "Token", "string", secret=True, validators=(v.gitlab_token,)),
+        Field("refresh_token", "Refresh token", "string", secret=True, required=False, auth_methods=("oauth",),
+              validators=(v.oauth_refresh_token,)),
     )  # fmt: skip
     summary_fields = ("organization", "base_url")
 

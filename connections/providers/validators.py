@@ -640,6 +640,14 @@ def github_token(value: Any) -> str:
     return value
 
 
+def oauth_refresh_token(value: Any) -> str:
+    """An OAuth refresh token as the provider issued it (GitHub ``ghr_``, GitLab hex): one token, no spaces."""
+    value = _token20(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.~+/=-]+", value):
+        raise FieldError("A refresh token is one word of letters, digits and - _ . ~ + / =.")
+    return value
+
+
 def gitlab_token(value: Any) -> str:
     """A GitLab personal/project/group access token (``glpat-``) or OAuth access token."""
     value = _token20(value)

@@ -13,6 +13,7 @@ from accounts.models import Membership
 from connections import services
 from connections.models import Connection
 from tests.connections.conftest import example
+from tests.fakes.oauth import OAuthServerFake
 
 pytestmark = [
     pytest.mark.e2e,
@@ -64,6 +65,8 @@ def test_admin_connects_github_and_manages_it(page, live_server, login, org, mem
 
     page.get_by_role("link", name="Connect GitHub").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Connect GitHub")
+    expect(page.get_by_role("button", name="Connect with GitHub")).to_be_visible()  # OAuth is the default
+    page.get_by_role("link", name="Personal access token").click()
     form = page.locator("form", has=page.get_by_role("button", name="Create connection"))
     form.get_by_label("Name", exact=True).fill("github-acme")
     form.get_by_label("Organization").fill("acme-corp")
@@ -187,3 +190,38 @@ def test_filters_work_without_javascript(new_context, live_server, login, org, m
     expect(page.locator("article.connection-card")).to_have_count(0)
     expect(page.get_by_text("No connections match these filters.")).to_be_visible()
     page.screenshot(path=artifacts / "connections-filtered-no-js.png", full_page=True)
+
+
+def test_admin_connects_github_with_oauth_and_sees_federated_setup(
+    page, live_server, login, org, members, settings, artifacts
+):
+    """The whole OAuth dance in the browser: the platform's form, the (fake) GitHub consent redirect, the
+    callback; then the granted scopes on the page. And an Azure federated connection's setup panel."""
+    settings.NETGUARD_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.GITHUB_OAUTH_CLIENT_ID, settings.GITHUB_OAUTH_CLIENT_SECRET = "Iv1.e2eclient", "e2e-client-secret-canary"
+    settings.OIDC_ISSUER_URL = "https://connect.example.com"
+    seed(org, ("azure", "azure-fed", "federated", ()))
+    with OAuthServerFake(flavor="github", client_id="Iv1.e2eclient", client_secret="e2e-client-secret-canary") as fake:
+        settings.PROVIDER_ENDPOINTS = {"github_oauth": fake.url}
+        login(page, "admin@acme.test")
+        page.goto(f"{live_server.url}/o/acme/connections/new/github/")
+        form = page.locator("form", has=page.get_by_role("button", name="Connect with GitHub"))
+        form.get_by_label("Name", exact=True).fill("github-oauth")
+        form.get_by_label("Organization").fill("acme-corp")
+        expect(form.get_by_label("Token")).to_have_count(0)
+        form.get_by_role("button", name="Connect with GitHub").click()
+        expect(page).to_have_url(f"{live_server.url}/o/acme/connections/github-oauth/")
+        expect(page.get_by_role("status").filter(has_text="connected with GitHub")).to_contain_text("read:org")
+        expect(page.locator("#oauth-scopes")).to_contain_text("repo")
+        expect(page.get_by_role("button", name="Reconnect with GitHub")).to_be_visible()
+        assert fake.access_tokens and fake.access_tokens[0] not in page.content()
+        assert "e2e-client-secret-canary" not in page.content()
+        page.screenshot(path=artifacts / "connection-oauth.png", full_page=True)
+
+    page.goto(f"{live_server.url}/o/acme/connections/azure-fed/")
+    setup = page.locator("section", has=page.get_by_role("heading", name="Federated credential in Microsoft Entra ID"))
+    expect(setup).to_contain_text("https://connect.example.com")
+    expect(setup).to_contain_text("org:acme:connection:azure-fed")
+    expect(setup).to_contain_text("api://AzureADTokenExchange")
+    expect(setup).to_contain_text("az ad app federated-credential create")
+    setup.screenshot(path=artifacts / "connection-federated-setup.png")

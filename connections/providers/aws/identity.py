@@ -53,3 +53,31 @@ def trust_policy(platform_account_id: str, external_id: str, *, partition: str =
             }
         ],
     }
+
+
+def oidc_provider_path(issuer: str) -> str:
+    """The issuer as IAM names an OIDC provider: host and path, without the scheme (also the condition key prefix)."""
+    return issuer.split("://", 1)[-1].rstrip("/")
+
+
+def web_identity_trust_policy(
+    account_id: str, issuer: str, subject: str, audience: str, *, partition: str = "aws"
+) -> dict[str, Any]:
+    """The trust policy of a role the platform assumes with its OIDC tokens (AssumeRoleWithWebIdentity).
+
+    Both the audience and the subject are pinned: the audience says the token was minted for STS, the
+    subject that it was minted for this very connection, so no other connection (or tenant) of the
+    platform can use the role, even though every token comes from the same issuer.
+    """
+    path = oidc_provider_path(issuer)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:{partition}:iam::{account_id}:oidc-provider/{path}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{path}:aud": audience, f"{path}:sub": subject}},
+            }
+        ],
+    }

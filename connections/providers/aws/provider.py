@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,10 +12,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.masking import scrub
 
 from .. import validators as v
-from ..base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError
+from ..base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError, federation_panel
 from ..contract import CheckFailed, CheckResult, SetupUnavailable
 from . import clients
-from .identity import platform_account_id, trust_policy
+from .identity import oidc_provider_path, platform_account_id, trust_policy, web_identity_trust_policy
 from .roles import AwsRoleSupport
 
 _SECRET_ACCESS_KEY = "secret_access_key"
@@ -270,6 +271,48 @@ class AwsProvider(Provider):
         except Exception as exc:  # no platform identity configured or reachable: say so, keep the page
             raise SetupUnavailable(UNKNOWN_ACCOUNT) from exc
         return {"platform_account_id": account, "policy": trust_policy(account, external_id)}
+
+    def federation_setup(
+        self, auth_method: str, config: Mapping[str, Any], *, issuer: str, subject: str
+    ) -> dict[str, Any] | None:
+        """Web identity: the IAM OIDC provider for the platform's issuer, and the role's trust policy."""
+        if auth_method != "web_identity":
+            return None
+        role_arn = str(config.get("role_arn") or "")
+        parts = role_arn.split(":")
+        partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+        account = str(config.get("account_id") or "")
+        role_name = role_arn.rsplit("/", 1)[-1] if "/" in role_arn else "ROLE_NAME"
+        policy = web_identity_trust_policy(account, issuer, subject, WEB_IDENTITY_AUDIENCE, partition=partition)
+        provider_arn = f"arn:{partition}:iam::{account}:oidc-provider/{oidc_provider_path(issuer)}"
+        return federation_panel(
+            "IAM OIDC identity provider and role trust policy",
+            values=[
+                ("issuer", "Provider URL (issuer)", issuer),
+                ("audience", "Audience", WEB_IDENTITY_AUDIENCE),
+                ("subject", "Subject (sub)", subject),
+                ("oidc_provider_arn", "OIDC provider ARN", provider_arn),
+            ],
+            commands=[
+                (
+                    "Add the platform as an OIDC identity provider (once per account)",
+                    f"aws iam create-open-id-connect-provider --url {shlex.quote(issuer)} "
+                    f"--client-id-list {WEB_IDENTITY_AUDIENCE}",
+                ),
+                (
+                    "Set the role's trust policy (saved as trust-policy.json)",
+                    f"aws iam update-assume-role-policy --role-name {shlex.quote(role_name)} "
+                    "--policy-document file://trust-policy.json",
+                ),
+            ],
+            documents=[("trust_policy", "Role trust policy", policy)],
+            notes=[
+                "No thumbprint is needed: IAM verifies the issuer's TLS certificate itself for providers "
+                "created without --thumbprint-list.",
+                "The trust policy pins both the audience and this connection's subject: no other connection "
+                "of the platform can assume the role.",
+            ],
+        )
 
     def clean_extra(
         self, auth_method: str, config: dict[str, Any], secrets: dict[str, Any], *, partial: bool = False

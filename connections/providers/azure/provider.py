@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +14,7 @@ from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from core.masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 
 from .. import validators as v
-from ..base import AuthMethod, Field, Materialized, Provider
+from ..base import AuthMethod, Field, Materialized, Provider, federation_panel
 from ..contract import CheckFailed, CheckResult
 from .common import FEDERATED_AUDIENCE, ca_file
 from .roles import AzureRoleSupport
@@ -93,6 +95,45 @@ class AzureProvider(Provider):
               auth_methods=("client_secret",), help_text="The secret's Value (not its ID)."),
     )  # fmt: skip
     summary_fields = ("subscription_id", "region")
+
+    def federation_setup(
+        self, auth_method: str, config: Mapping[str, Any], *, issuer: str, subject: str
+    ) -> dict[str, Any] | None:
+        """Federated: the credential to add to the app registration (Certificates & secrets > Federated
+        credentials > Other issuer), and the ``az`` command that adds it."""
+        if auth_method != "federated":
+            return None
+        # Entra ID credential names: letters, digits, '-' and '_', at most 120 characters, unique per app.
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", f"cloudconnections-{subject.replace(':', '-')}")[:120]
+        parameters = {
+            "name": name,
+            "issuer": issuer,
+            "subject": subject,
+            "audiences": [FEDERATED_AUDIENCE],
+            "description": "Cloud connections platform",
+        }
+        app = str(config.get("client_id") or "CLIENT_ID")
+        return federation_panel(
+            "Federated credential in Microsoft Entra ID",
+            values=[
+                ("issuer", "Issuer", issuer),
+                ("subject", "Subject identifier", subject),
+                ("audience", "Audience", FEDERATED_AUDIENCE),
+                ("name", "Name", name),
+            ],
+            commands=[
+                (
+                    "Add the federated credential to the app registration",
+                    f"az ad app federated-credential create --id {shlex.quote(app)} "
+                    f"--parameters {shlex.quote(json.dumps(parameters))}",
+                ),
+            ],
+            documents=[("federated_credential", "Federated credential (az --parameters)", parameters)],
+            notes=[
+                "In the portal: App registrations > the app > Certificates & secrets > Federated credentials > "
+                "Add credential > Other issuer, with these values."
+            ],
+        )
 
     def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> CheckResult:
         """Acquire an ARM token for the service principal, as the azurerm provider does at the start of a run.
