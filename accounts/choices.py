@@ -45,6 +45,7 @@ class AuditAction(models.TextChoices):
     # Organizations, environments, members, tokens, alerts
     ORG_CREATED = "org.created", "Organization created"
     ORG_UPDATED = "org.updated", "Organization updated"
+    ORG_PLAN_CHANGED = "org.plan_changed", "Plan changed (billing)"
     ENVIRONMENT_CREATED = "environment.created", "Environment created"
     ENVIRONMENT_UPDATED = "environment.updated", "Environment updated"
     ENVIRONMENT_DELETED = "environment.deleted", "Environment deleted"
@@ -87,3 +88,10 @@ class AuditAction(models.TextChoices):
     AUTH_RECOVERY_CODE_USED = "auth.recovery_code_used", "Recovery code used"
     ORG_SECURITY_UPDATED = "org.security_updated", "Organization security settings changed"
     # --- end login hardening
+    # --- accounts hardening: the admin site, invitations, token lineage, permission denials, checkpoints
+    ADMIN_CHANGE = "admin.change", "Changed through the admin site"
+    INVITATION_SENT = "invitation.sent", "Invitation sent"
+    INVITATION_RESENT = "invitation.resent", "Invitation sent again"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    PERMISSION_DENIED = "permission.denied", "Permission denied"

@@ -63,7 +63,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.PlatformAdminConfig",  # django.contrib.admin, operators only (accounts/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -245,13 +245,22 @@ if not CELERY_BROKER_URL:
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
 HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
 CONNECTION_CHECK_TIMEOUT = env.float("CONNECTION_CHECK_TIMEOUT", default=10.0)
+# Signed audit checkpoints (accounts.audit.write_checkpoints): how often each chain's head is signed.
+AUDIT_CHECKPOINT_INTERVAL_SECONDS = env.int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "connection-health-sweep": {
         "task": "connections.tasks.health_sweep",
         "schedule": HEALTH_CHECK_INTERVAL_SECONDS,
         "options": {"expires": HEALTH_CHECK_INTERVAL_SECONDS},
     },
+    "audit-checkpoints": {
+        "task": "accounts.tasks.write_audit_checkpoints",
+        "schedule": AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+        "options": {"expires": AUDIT_CHECKPOINT_INTERVAL_SECONDS},
+    },
 }
+# Invitations to join an organization: how long the mailed link works.
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
 ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
