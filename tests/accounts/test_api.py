@@ -30,7 +30,7 @@ class TestRoleTable(PermissionMatrix):
     refused_before_lookup = frozenset({"member", "alert"})
     cases = [
         Case.api("get", "/api/v1/orgs/{org}/", Action.VIEW),
-        Case.api("patch", "/api/v1/orgs/{org}/", Action.MANAGE_PLAN, body={"plan": "starter"}),
+        Case.api("patch", "/api/v1/orgs/{org}/", Action.MANAGE_PLAN, body={"name": "Renamed by {role}"}),
         Case.api("get", "/api/v1/orgs/{org}/environments/", Action.VIEW),
         Case.api("get", "/api/v1/orgs/{org}/environments/staging/", Action.VIEW),
         Case.api("post", "/api/v1/orgs/{org}/environments/", Action.MANAGE_ENVIRONMENTS,
