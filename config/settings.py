@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.middleware.PermissionDeniedAuditMiddleware",  # 403s from the role table -> audit (rate-bounded)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -259,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": AUDIT_CHECKPOINT_INTERVAL_SECONDS},
     },
 }
+# A refused request is audited at most once per actor, method and path in this many seconds.
+PERMISSION_DENIED_AUDIT_SECONDS = env.int("PERMISSION_DENIED_AUDIT_SECONDS", default=60)
 # Invitations to join an organization: how long the mailed link works.
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
