@@ -275,7 +275,9 @@ class InvitationAcceptView(TemplateView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.invitation = services.find_invitation(kwargs["token"])
         response = super().dispatch(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"  # the URL holds the invitation's secret
+        # The URL holds the invitation's secret: never sent to another site ("no-referrer" would make the
+        # browser send `Origin: null` with the form, which the CSRF check rightly refuses).
+        response["Referrer-Policy"] = "same-origin"
         add_never_cache_headers(response)
         return response
 

@@ -75,7 +75,7 @@ def test_invitee_without_account_creates_it_on_accept(client, client_as, org, me
     link = _link(mail.outbox[-1])
     page = client.get(link)
     assert page.status_code == 200 and "Create account and join" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     weak = client.post(link, {"password": "short"})
     assert weak.status_code == 200 and not User.objects.filter(email="new@example.com").exists()
     response = client.post(link, {"full_name": "New Person", "password": NEW_PASSWORD})
