@@ -52,9 +52,7 @@ def record_admin_change(request: HttpRequest, operation: str, objects: Any, fiel
                 details["changed_fields"] = sorted(fields)
             if slug := _org_slug(obj):
                 details["org"] = slug
-            record_event(
-                org=None, action=AuditAction.ADMIN_CHANGE, actor=request.user, target=obj, details=details
-            )
+            record_event(org=None, action=AuditAction.ADMIN_CHANGE, actor=request.user, target=obj, details=details)
 
 
 class AuditedAdminMixin:
@@ -89,6 +87,22 @@ class AuditedAdminMixin:
         entries = super().log_deletions(request, queryset)  # type: ignore[misc]
         record_admin_change(request, "delete", list(queryset))
         return entries
+
+    # django-guardian's "Object permissions" pages save grants without a LogEntry: audit them here.
+
+    def _audit_grant_view(self, view: Any, request: HttpRequest, object_pk: str, who: str) -> Any:
+        with transaction.atomic():
+            response = view(request, object_pk, who.split(":", 1)[1])
+            saved = request.method == "POST" and response.status_code == 302 and "permissions" in response["Location"]
+            if saved and (obj := self.get_queryset(request).filter(pk=object_pk).first()) is not None:  # type: ignore[attr-defined]
+                record_admin_change(request, "object_permissions", [obj], [who])
+        return response
+
+    def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: str) -> Any:
+        return self._audit_grant_view(super().obj_perms_manage_user_view, request, object_pk, f"user:{user_id}")  # type: ignore[misc]
+
+    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: str, group_id: str) -> Any:
+        return self._audit_grant_view(super().obj_perms_manage_group_view, request, object_pk, f"group:{group_id}")  # type: ignore[misc]
 
 
 class PlatformAdminSite(admin.AdminSite):

@@ -191,3 +191,14 @@ def test_admin_token_revoke_action_works_for_an_operator_and_is_audited(admin_cl
     assert token.revoked_at is not None
     event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
     assert event.org == org and event.actor_label == "admin@example.com (platform operator)"
+
+
+def test_admin_object_permission_grant_is_audited(admin_client, org, members):
+    viewer = members["viewer"]
+    url = reverse("admin:accounts_organization_permissions_manage_user", args=[org.pk, viewer.pk])
+    response = admin_client.post(url, {"permissions": ["manage_members"]})
+    assert response.status_code == 302
+    assert viewer.has_perm("accounts.manage_members", org)
+    [event] = _admin_events()
+    assert event.details["operation"] == "object_permissions"
+    assert event.details["changed_fields"] == [f"user:{viewer.pk}"] and event.details["org"] == org.slug
