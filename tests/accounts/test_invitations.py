@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.choices import AuditAction, RoleChoices
 from accounts.models import AuditEvent, Invitation, Membership, User
+from tests.accounts.test_api import make_invitation
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +170,19 @@ def test_invitation_token_is_not_stored(api_as, org, members):
     row = Invitation.objects.filter(email="a@example.com").values().get()
     assert token not in str(row)
     assert token not in str(list(AuditEvent.objects.values_list("details", flat=True)))
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_invitation_lists_have_constant_query_counts(
+    client_as, api_as, org, members, count, django_assert_max_num_queries
+):
+    for i in range(count):
+        invitation = make_invitation(org, email=f"p{i}@example.com")
+        invitation.invited_by = members["admin"]
+        invitation.save()
+    client = api_as("admin")
+    with django_assert_max_num_queries(8):
+        assert client.get(f"/api/v1/orgs/{org.slug}/invitations/?page_size=500").json()["count"] == count
+    page = client_as("admin")
+    with django_assert_max_num_queries(14):
+        assert page.get(reverse("member_list", args=[org.slug])).status_code == 200
