@@ -9,10 +9,9 @@ and calling it inside a transaction raises rather than nesting silently. The oth
 `atomic`, which becomes a savepoint inside the caller's transaction, so the caller's rollback takes the
 change and its audit event with it: `do_create_organization`, `do_update_organization`,
 `do_create_environment`, `do_add_member` and `do_change_member_role` (the `seed_demo` command seeds
-all or nothing), and `do_add_member`, `do_change_member_role`, `do_remove_member` (Django's admin runs
-`save_model`/`delete_model` inside its own transaction). Make a new `do_*` durable unless such a
-caller exists. Tests may call durable ones: Django's TestCase (pytest-django's `db`) marks its own
-wrapping transaction as not counting.
+all or nothing), `do_change_plan` (Django's admin runs `save_model` inside its own transaction), and
+`do_remove_member`. Make a new `do_*` durable unless such a caller exists. Tests may call durable
+ones: Django's TestCase (pytest-django's `db`) marks its own wrapping transaction as not counting.
 """
 
 from __future__ import annotations
@@ -222,8 +221,9 @@ def _check_role(role: str) -> None:
 
 @transaction.atomic
 def do_add_member(org: Organization, *, actor: Any, email: str, role: str) -> Membership:
-    """Add a user to the organization. An unknown email gets an account with no usable password
-    (they set one through the password reset page)."""
+    """Add a user to the organization directly, for the `seed_demo` command only. Pages and the API
+    invite (`do_invite_member`): this answer differs for an unknown e-mail (an account with no usable
+    password is created), which an organization admin must never learn."""
     check(actor, Action.MANAGE_MEMBERS, org)
     _check_role(role)
     email = User.objects.normalize_email(email or "").strip().lower()

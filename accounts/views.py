@@ -295,9 +295,9 @@ class InvitationAcceptView(TemplateView):
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         if self.invitation is None:
             return self.get(request, token=token)
-        form = InvitationAcceptForm(request.POST)
         user = request.user if request.user.is_authenticated else None
-        if user is None and not form.is_valid():
+        form: Any = ConfirmForm(request.POST) if user is not None else InvitationAcceptForm(request.POST)
+        if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
         try:
             invitation, member = services.do_accept_invitation(

@@ -64,11 +64,6 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    email = serializers.EmailField()
-    role = serializers.ChoiceField(choices=RoleChoices.choices)
-
-
 class InvitationSerializer(serializers.ModelSerializer):
     """An invitation as its organization's admins see it (never the link's token)."""
 

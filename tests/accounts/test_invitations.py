@@ -98,7 +98,8 @@ def test_signed_in_invitee_with_matching_email_accepts(client, client_as, org, m
     # Another signed-in user cannot take it.
     client.force_login(members["viewer"])
     assert "for another e-mail address" in client.get(link).content.decode()
-    client.post(link)
+    refused = client.post(link)
+    assert refused.status_code == 200 and "for another e-mail address" in refused.content.decode()
     assert not Membership.objects.filter(user=someone).exists()
     client.force_login(someone)
     assert client.post(link).status_code == 302
