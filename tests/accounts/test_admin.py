@@ -8,11 +8,15 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.actors import PlatformOperator
 from accounts.audit import verify_chains
 from accounts.choices import AuditAction
 from accounts.models import APIToken, AuditEvent, Environment, Organization, User
+from accounts.policy import Action, can, visible
+from tests.accounts.conftest import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -113,8 +117,6 @@ def test_admin_link_only_for_superusers(client, staff_of_other_org, org, admin_c
 
 
 def test_seed_demo_gives_nobody_staff(db):
-    from django.core.management import call_command
-
     call_command("seed_demo", password="demo-pass-123", stdout=StringIO())
     assert not User.objects.filter(is_staff=True).exists()
 
@@ -179,8 +181,6 @@ def test_admin_add_and_bulk_delete_are_audited(admin_client):
 
 
 def test_admin_token_revoke_action_works_for_an_operator_and_is_audited(admin_client, org, members):
-    from tests.accounts.conftest import issue_token
-
     issue_token(members["viewer"], org)
     token = APIToken.objects.get()
     response = admin_client.post(
@@ -202,3 +202,16 @@ def test_admin_object_permission_grant_is_audited(admin_client, org, members):
     [event] = _admin_events()
     assert event.details["operation"] == "object_permissions"
     assert event.details["changed_fields"] == [f"user:{viewer.pk}"] and event.details["org"] == org.slug
+
+
+def test_platform_operator_may_only_the_operator_actions(org, members, django_user_model):
+    root = django_user_model.objects.create_superuser(email="root@platform.test", password="x" * 12)
+    operator = PlatformOperator(root)
+    assert visible(operator, org) and can(operator, Action.MANAGE_TOKENS, org)
+    assert not can(operator, Action.USE_CONNECTION, org) and not can(operator, Action.MANAGE_MEMBERS, org)
+    staff = members["admin"]
+    staff.is_staff = True
+    impostor = PlatformOperator(staff)  # not a superuser: acts as nobody
+    assert not visible(impostor, org) and not can(impostor, Action.VIEW, org)
+    root.is_active = False
+    assert not can(operator, Action.MANAGE_TOKENS, org)
