@@ -65,7 +65,7 @@ class AuditedAdminMixin:
             for inline_form in formset.forms:
                 prefix = inline_form._meta.model._meta.model_name
                 fields.update(f"{prefix}.{name}" for name in inline_form.changed_data)
-            if formset.deleted_objects:
+            if getattr(formset, "deleted_objects", None):
                 fields.add(f"{formset.model._meta.model_name}.(deleted)")
         setattr(request, _CHANGED_FIELDS_ATTR, sorted(fields))
         return message
