@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint browser services bench clean
+.PHONY: install run test lint browser strongswan services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,12 @@ install: $(VENV)/.installed
 ## Set up (venv, install, migrate, demo data) and start the development server.
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo $(if $(DEMO_PASSWORD),--password $(DEMO_PASSWORD))
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT) $(if $(DEMO_PASSWORD),--password $(DEMO_PASSWORD))
 	@echo "Starting http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
-test: install browser
+test: install browser strongswan
 	@bash scripts/ensure-services redis $(if $(findstring postgres,$(DATABASE_URL)),postgres)
 	$(PY) -m pytest
 
@@ -34,6 +34,15 @@ lint: install
 ## Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium).
 browser:
 	@bash scripts/ensure-chromium
+
+## Debian's strongSwan for the router-configuration tests (a real charon loads the generated swanctl.conf).
+strongswan:
+	@if [ ! -x /usr/sbin/charon-systemd ] || ! command -v swanctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != "0" ]; then echo "install charon-systemd and strongswan-swanctl (apt-get)" >&2; exit 1; fi; \
+	  echo "Installing Debian's charon-systemd and strongswan-swanctl..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq charon-systemd strongswan-swanctl >/dev/null; \
+	fi
 
 ## Start local PostgreSQL and Redis when they are installed but not running.
 services:

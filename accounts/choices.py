@@ -68,6 +68,7 @@ class AuditAction(models.TextChoices):
     CONNECTION_KEY_REWRAPPED = "connection.key_rewrapped", "Data key re-wrapped"
     CONNECTION_TESTED = "connection.tested", "Connection tested"
     CONNECTION_ALERT = "connection.alert", "Connection alert raised"
+    CONNECTION_ALERT_RESOLVED = "connection.alert_resolved", "Connection alert resolved"
     # Connection roles
     CONNECTION_ROLE_ADDED = "connection_role.added", "Connection role added"
     CONNECTION_ROLE_VALIDATED = "connection_role.validated", "Connection role validated"

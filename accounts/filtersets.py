@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .choices import AuditAction
 from .models import AuditEvent, Environment, Invitation, Membership
 
 
@@ -87,6 +88,17 @@ class AuditEventFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(target_repr__icontains=value) | Q(target_id=value))
 
 
+def action_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every audit action, grouped by what it is about, each group led by "all of them" (the API's
+    prefix filter), so the page offers the list rather than asking for the exact spelling."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for value, label in sorted(AuditAction.choices):
+        prefix = value.split(".", 1)[0]
+        groups.setdefault(prefix, [(f"{prefix}.", f"All {prefix.replace('_', ' ')} events")])
+        groups[prefix].append((value, f"{label} ({value})"))
+    return [(prefix.replace("_", " ").capitalize(), options) for prefix, options in groups.items()]
+
+
 def _start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
 
@@ -99,13 +111,14 @@ class AuditPageFilterSet(AuditEventFilterSet):
     """
 
     date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    action = django_filters.ChoiceFilter(method="filter_action", choices=lambda: action_choices(), empty_label="Any")
     since = django_filters.DateFilter(method="filter_since", label="From", widget=date_widget)
     until = django_filters.DateFilter(method="filter_until", label="Until", widget=date_widget)
 
     # Short labels for the page; the API's longer ones explain the matching rules, which become help text.
     PAGE_LABELS = {
         "actor": ("Actor", "Email, or part of it."),
-        "action": ("Action", "Exact, or a prefix ending in a dot, e.g. member."),
+        "action": ("Action", ""),
         "target": ("Target", "Name, or part of it."),
         "environment": ("Environment", ""),
         "request_id": ("Request ID", ""),

@@ -17,6 +17,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.api.tags import TAG_DESCRIPTIONS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(os.environ.get("LOCAL_STATE_DIR", BASE_DIR / ".local"))
 
@@ -305,7 +307,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.PlatformAutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"token_create": env.str("TOKEN_CREATE_RATE", default="30/min")},
@@ -330,6 +332,7 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatus": "connections.choices.ConnectionStatusChoices",
     },
     "SECURITY": [{"tokenAuth": []}],
+    "TAGS": TAG_DESCRIPTIONS,
     "APPEND_COMPONENTS": {
         "securitySchemes": {"tokenAuth": {"type": "http", "scheme": "bearer", "description": "API token"}}
     },

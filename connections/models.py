@@ -78,6 +78,8 @@ class Connection(OrgScopedModel):
     )
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_error = models.CharField(max_length=1000, blank=True)
+    # What the provider said on the last check, pass or fail ("Authenticated as ..."); masked.
+    last_check_message = models.CharField(max_length=1000, blank=True)
     last_check_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     credentials_rotated_at = models.DateTimeField(default=timezone.now)

@@ -202,13 +202,18 @@ def use_credentials(
     environment: Environment | str | None = None,
     purpose: str = "",
     resource: str = "",
+    for_test: bool = False,
 ) -> Iterator[Credentials]:
     """Yield decrypted credentials for one use. No audit row, no secret: the use is recorded and
     committed before the values leave this function. Errors raised by the caller's block are recorded
-    on the usage row (masked) and re-raised."""
+    on the usage row (masked) and re-raised.
+
+    `for_test`: the use is the platform's own connection test, which the test_connection permission
+    covers (a grant to test one connection must not need use_connection, or the test would fail and
+    make a healthy connection look broken)."""
     # Re-read: a deactivation or revoked authorization takes effect for the very next use.
     connection = Connection.objects.select_related("org", "cloud_connection").get(pk=connection.pk)
-    check(actor, Action.USE_CONNECTION, connection)
+    check(actor, Action.TEST_CONNECTION if for_test else Action.USE_CONNECTION, connection)
     env_slug = ""
     if environment is not None:
         env = _environment(connection.org, environment)

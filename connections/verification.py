@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.actors import SYSTEM
@@ -88,7 +90,7 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
     spec = connection.provider_spec
     started = time.monotonic()
     try:
-        with use_credentials(connection, actor=actor, purpose="connection-test") as creds:
+        with use_credentials(connection, actor=actor, purpose="connection-test", for_test=True) as creds:
             ref = None
             if creds.ref is not None:
                 ref_conn = creds.ref.connection
@@ -101,6 +103,8 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
         outcome = CheckOutcome(True, result.message, int((time.monotonic() - started) * 1000))
     except CheckFailed as exc:
         outcome = CheckOutcome(False, f"Authentication failed: {exc.reason}", int((time.monotonic() - started) * 1000))
+    except (PermissionDenied, Http404):
+        raise  # who may test is not the connection's health: nothing is recorded, nothing alerts
     except NotImplementedError:
         outcome = CheckOutcome(False, f"{spec.label} connections cannot be tested yet.", 0)
     except Exception as exc:  # any provider/SDK error is a failed check, reported without secrets
@@ -123,12 +127,14 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
     connection.health_status = HealthStatusChoices.HEALTHY if outcome.ok else HealthStatusChoices.UNHEALTHY
     connection.last_checked_at = timezone.now()
     connection.last_check_error = "" if outcome.ok else outcome.message
+    connection.last_check_message = outcome.message
     connection.last_check_duration_ms = outcome.duration_ms
     if connection.status != ConnectionStatusChoices.INACTIVE:
         connection.status = ConnectionStatusChoices.ACTIVE if outcome.ok else ConnectionStatusChoices.ERROR
     connection.save(
         update_fields=[
-            "health_status", "last_checked_at", "last_check_error", "last_check_duration_ms", "status", "updated_at"
+            "health_status", "last_checked_at", "last_check_error", "last_check_message", "last_check_duration_ms",
+            "status", "updated_at",
         ]
     )
     # A person's Test is always audited; the scheduled sweep only when the health changes (the use
@@ -140,7 +146,23 @@ def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, act
         )
     if not outcome.ok and not was_unhealthy:
         _alert(connection, outcome, actor)
+    elif outcome.ok and was_unhealthy:
+        _resolve_alerts(connection, outcome, actor)
     return connection
+
+
+def _resolve_alerts(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:
+    """A connection that passes again clears its open health alerts, so the banner shows only what
+    still needs someone; the audit trail keeps both the alert and its resolution."""
+    resolved = Notification.objects.filter(
+        org=connection.org, target_type="connections.connection", target_id=str(connection.pk),
+        level=Notification.Level.ERROR, dismissed_at__isnull=True,
+    ).update(dismissed_at=timezone.now())
+    if resolved:
+        record_event(
+            org=connection.org, action=AuditAction.CONNECTION_ALERT_RESOLVED, actor=actor, target=connection,
+            details={"resolved": resolved, "message": outcome.message},
+        )
 
 
 def _alert(connection: Connection, outcome: CheckOutcome, actor: Any) -> None:

@@ -117,7 +117,23 @@ def mask(text: str) -> str:
     for known in KNOWN_FORMATS:
         text = known.sub(MASK, text)
     text = _mask_access_key_pairs(text)
-    return _ASSIGNMENT.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
+    return _ASSIGNMENT.sub(_mask_assignment, text)
+
+
+def _looks_like_secret(value: str) -> bool:
+    """A credential has a digit or symbol, or is long; prose ("Incorrect", "expired") is a plain word."""
+    return len(value) >= 16 or not value.isalpha()
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    """`key=value` and quoted `"key": "value"` are assignments whatever the value; after a bare
+    `key: ` the value must look like a credential, so that provider prose such as
+    `Token: Incorrect token audience` keeps its words."""
+    sep, value = match.group("sep"), match.group("value")
+    is_assignment = "=" in sep or "'" in sep or '"' in sep
+    if not is_assignment and not _looks_like_secret(value):
+        return match.group(0)
+    return f"{match.group('key')}{sep}{MASK}"
 
 
 def scrub(text: str, *payloads: object) -> str:

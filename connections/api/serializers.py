@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
 from ..models import Connection, ConnectionUsage
-from ..providers import UnknownProvider, get_provider
+from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
 
 # --- Errors (documentation only: core.api.errors builds the body) ---------------------------
 
@@ -134,6 +134,10 @@ class ConnectionHealthSerializer(serializers.Serializer):
     status = serializers.CharField(source="health_status", help_text="unknown, healthy or unhealthy.")
     last_checked_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(source="last_check_error", allow_blank=True)
+    message = serializers.CharField(
+        source="last_check_message", allow_blank=True,
+        help_text="What the provider said on the last check, passed or failed (e.g. 'Authenticated as ...').",
+    )
     duration_ms = serializers.IntegerField(source="last_check_duration_ms", allow_null=True)
 
 
@@ -337,7 +341,12 @@ class ConnectionUsageSerializer(serializers.ModelSerializer):
 
 
 class SelectionQuerySerializer(serializers.Serializer):
-    provider = serializers.CharField(max_length=64, help_text="Provider code, e.g. aws.")
+    provider = serializers.CharField(max_length=64, required=False, help_text="Provider code, e.g. aws.")
+    resource_type = serializers.CharField(
+        max_length=128, required=False,
+        help_text="Instead of a provider: what is deployed, as a Terraform resource type (aws_db_instance) or a "
+        "kind ('AWS RDS', 'GKE'). The answer says which provider it mapped to.",
+    )
     connection = serializers.CharField(
         max_length=63, required=False, help_text="Check this connection instead of selecting automatically."
     )
@@ -347,6 +356,22 @@ class SelectionQuerySerializer(serializers.Serializer):
             return get_provider(value).code
         except UnknownProvider as exc:
             raise serializers.ValidationError(exc.message) from None
+
+    def validate_resource_type(self, value: str) -> str:
+        try:
+            provider_for_resource(value)
+        except UnknownResourceType as exc:
+            raise serializers.ValidationError(exc.message) from None
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("provider" in attrs) == ("resource_type" in attrs):
+            raise serializers.ValidationError(
+                {"provider": "Give either provider or resource_type (exactly one of them)."}
+            )
+        if "resource_type" in attrs:
+            attrs["provider"] = provider_for_resource(attrs["resource_type"]).code
+        return attrs
 
 
 class SelectedConnectionSerializer(serializers.ModelSerializer):
@@ -364,9 +389,15 @@ class SelectedConnectionSerializer(serializers.ModelSerializer):
 class SelectionSerializer(serializers.Serializer):
     environment = serializers.CharField(source="environment.slug")
     provider = serializers.CharField()
+    resource_type = serializers.SerializerMethodField(
+        help_text="The resource type asked about, when the provider was mapped from one (else null)."
+    )
     connection = SelectedConnectionSerializer()
     role = serializers.SerializerMethodField(help_text="The connection role runs would use (none yet).")
     reason = serializers.CharField(help_text="Why this connection was chosen.")
 
     def get_role(self, obj: Any) -> dict[str, Any] | None:
         return None if obj.role is None else {"name": str(obj.role)}
+
+    def get_resource_type(self, obj: Any) -> str | None:
+        return self.context.get("resource_type")

@@ -7,6 +7,7 @@ and writes the audit event. Responses never hold a secret: serializers have no f
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.conf import settings
@@ -363,14 +364,17 @@ class SelectionView(OrgScopedMixin, APIView):
             raise Http404
         query = s.SelectionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        provider, resource_type = query.validated_data["provider"], query.validated_data.get("resource_type")
         try:
-            selection = select_connection(
-                org, env, query.validated_data["provider"], connection=query.validated_data.get("connection")
-            )
+            selection = select_connection(org, env, provider, connection=query.validated_data.get("connection"))
         except SelectionError as exc:
             code = status.HTTP_422_UNPROCESSABLE_ENTITY
             return Response(error_body(code, exc.code, str(exc)), status=code)
-        return Response(s.SelectionSerializer(selection, context={"request": request}).data)
+        if resource_type:
+            reason = f"{resource_type!r} is deployed with {provider} credentials. {selection.reason}"
+            selection = dataclasses.replace(selection, reason=reason)
+        context = {"request": request, "resource_type": resource_type}
+        return Response(s.SelectionSerializer(selection, context=context).data)
 
 
 class SelectionSlashView(SelectionView):

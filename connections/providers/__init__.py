@@ -47,7 +47,9 @@ __all__ = [
     "Provider",
     "ProviderValidationError",
     "UnknownProvider",
+    "UnknownResourceType",
     "get_provider",
+    "provider_for_resource",
     "providers_by_category",
 ]
 
@@ -62,6 +64,17 @@ class UnknownProvider(KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
         return self.message
+
+
+class UnknownResourceType(ValueError):
+    """No provider deploys this resource type."""
+
+    def __init__(self, resource_type: object) -> None:
+        self.message = (
+            f"No provider deploys resource type {str(resource_type)[:80]!r}. Use a Terraform resource type "
+            "(e.g. aws_db_instance, google_container_cluster) or a kind such as 'AWS RDS' or 'GKE'."
+        )
+        super().__init__(self.message)
 
 
 # Order of the DESIGN.md table: it is the display order within each category.
@@ -107,3 +120,37 @@ def providers_by_category() -> dict[str, list[Provider]]:
     for provider in REGISTRY.values():
         grouped[provider.category].append(provider)
     return {category: providers for category, providers in grouped.items() if providers}
+
+
+def _normalize_kind(value: str) -> str:
+    return " ".join(value.casefold().split())
+
+
+def _resource_index() -> tuple[list[tuple[str, Provider]], dict[str, Provider]]:
+    """(prefixes longest first, kinds) from every provider's declarations; a prefix or kind claimed
+    by two providers is a programming error, found at import time."""
+    prefixes: dict[str, Provider] = {}
+    kinds: dict[str, Provider] = {}
+    for provider in REGISTRY.values():
+        for table, keys in ((prefixes, provider.terraform_prefixes), (kinds, provider.resource_kinds)):
+            for key in keys:
+                key = key if table is prefixes else _normalize_kind(key)
+                if table.setdefault(key, provider) is not provider:
+                    raise TypeError(f"{key!r} is declared by both {table[key].code!r} and {provider.code!r}.")
+    return sorted(prefixes.items(), key=lambda item: -len(item[0])), kinds
+
+
+_PREFIXES, _KINDS = _resource_index()
+
+
+def provider_for_resource(resource_type: str) -> Provider:
+    """The provider whose credentials deploy `resource_type`: a Terraform resource or data source type
+    (longest declared prefix wins) or one of the resource kinds the providers name ("AWS RDS", "GKE")."""
+    value = str(resource_type or "").strip()
+    kind = _KINDS.get(_normalize_kind(value))
+    if kind is not None:
+        return kind
+    for prefix, provider in _PREFIXES:
+        if value.startswith(prefix) and len(value) > len(prefix):
+            return provider
+    raise UnknownResourceType(value)

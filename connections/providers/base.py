@@ -420,6 +420,10 @@ class Provider:
     #: Public fields that decide where the stored secret is sent (a URL, a host, a port, a CA): changing
     #: one requires entering the secret again, so a stored secret can never be redirected to a new host.
     destination_fields: ClassVar[tuple[str, ...]] = ()
+    #: What this provider's credentials deploy, for selection by resource type: Terraform resource
+    #: type prefixes (``aws_`` for ``aws_db_instance``) and the seed's resource kinds ("AWS RDS").
+    terraform_prefixes: ClassVar[tuple[str, ...]] = ()
+    resource_kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

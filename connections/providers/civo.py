@@ -17,6 +17,8 @@ class CivoProvider(Provider):
     """Civo account connection through an API key."""
 
     code = "civo"
+    terraform_prefixes = ("civo_",)
+    resource_kinds = ("Civo", "Civo Kubernetes")
     endpoints = {
         "civo": "https://api.civo.com",
     }

@@ -29,6 +29,8 @@ class CloudflareProvider(Provider):
     """Cloudflare account connection through an API token."""
 
     code = "cloudflare"
+    terraform_prefixes = ("cloudflare_",)
+    resource_kinds = ("Cloudflare", "DNS record", "Cloudflare Worker", "Cloudflare R2")
     endpoints = {
         "cloudflare": "https://api.cloudflare.com/client/v4",
     }

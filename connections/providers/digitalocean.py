@@ -25,6 +25,8 @@ class DigitalOceanProvider(Provider):
     """DigitalOcean team connection through an API token."""
 
     code = "digitalocean"
+    terraform_prefixes = ("digitalocean_",)
+    resource_kinds = ("DigitalOcean", "Droplet", "DOKS", "DigitalOcean Kubernetes", "DigitalOcean Spaces")
     endpoints = {
         "digitalocean": "https://api.digitalocean.com",
     }

@@ -196,6 +196,11 @@ class GcpProvider(Provider):
     """
 
     code = "gcp"
+    terraform_prefixes = ("google_",)
+    resource_kinds = (
+        "GCP", "Google Cloud", "GKE", "Cloud SQL", "Cloud Run", "Cloud Storage", "Compute Engine", "BigQuery",
+        "Pub/Sub", "Cloud Functions",
+    )
     endpoints = {
         "gcp_token": "https://oauth2.googleapis.com/token",
         "gcp_resource_manager": "https://cloudresourcemanager.googleapis.com",

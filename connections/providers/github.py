@@ -34,6 +34,8 @@ class GitHubProvider(Provider):
     """GitHub connection; ``base_url`` points at GitHub Enterprise Server's ``/api/v3`` when self-hosted."""
 
     code = "github"
+    terraform_prefixes = ("github_",)
+    resource_kinds = ("GitHub", "GitHub repository")
     destination_fields = ("base_url",)
     endpoints = {
         "github": "https://api.github.com",

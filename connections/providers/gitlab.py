@@ -25,6 +25,8 @@ class GitLabProvider(Provider):
     """GitLab connection; ``base_url`` is the instance root (https only, self-managed allowed)."""
 
     code = "gitlab"
+    terraform_prefixes = ("gitlab_",)
+    resource_kinds = ("GitLab", "GitLab project")
     destination_fields = ("base_url",)
     endpoints = {
         "gitlab": "https://gitlab.com",

@@ -93,6 +93,8 @@ class KubernetesProvider(Provider):
     """Kubernetes connection; every auth method materializes as a kubeconfig file (``KUBECONFIG``)."""
 
     code = "kubernetes"
+    terraform_prefixes = ("kubernetes_", "helm_", "kubectl_")
+    resource_kinds = ("Kubernetes", "Helm release", "Kubernetes namespace")
     destination_fields = ("endpoint", "ca_data")
     label = "Kubernetes"
     category = "kubernetes"

@@ -19,6 +19,8 @@ class ProxmoxProvider(OnPremProvider):
     """
 
     code = "proxmox"
+    terraform_prefixes = ("proxmox_",)
+    resource_kinds = ("Proxmox", "Proxmox VM", "Proxmox container")
     destination_fields = ("api_endpoint",)
     label = "Proxmox VE"
     category = "on_prem"

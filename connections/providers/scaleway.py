@@ -18,6 +18,8 @@ class ScalewayProvider(Provider):
     """Scaleway organization connection through an IAM API key."""
 
     code = "scaleway"
+    terraform_prefixes = ("scaleway_",)
+    resource_kinds = ("Scaleway", "Kapsule", "Scaleway Instance")
     endpoints = {
         "scaleway": "https://api.scaleway.com",
     }

@@ -22,6 +22,8 @@ class VCenterProvider(OnPremProvider):
     """vCenter connection (Enterprise plan); TLS is always verified (``VSPHERE_ALLOW_UNVERIFIED_SSL=false``)."""
 
     code = "vcenter"
+    terraform_prefixes = ("vsphere_",)
+    resource_kinds = ("vCenter", "vSphere", "vSphere VM")
     destination_fields = ("host", "port")
     label = "VMware vCenter"
     category = "on_prem"

@@ -3,6 +3,7 @@
 {% load ui_tags %}
 {% form_field form.slug %}              label, input, help text and errors, wired with aria-describedby
 {{ event.details|compact_json }}        one-line JSON for tables
+{{ event.details|pretty_json }}         indented JSON for an expanded details cell
 """
 
 from __future__ import annotations
@@ -34,3 +35,11 @@ def compact_json(value: Any) -> str:
     if value in (None, "", {}, []):
         return ""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Audit details indented, for reading once a row is expanded."""
+    if value in (None, "", {}, []):
+        return ""
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, default=str)

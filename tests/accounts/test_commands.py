@@ -46,6 +46,13 @@ def test_seed_demo_prints_generated_password(capsys):
     assert User.objects.get(email="viewer@acme.test").check_password(password)
 
 
+@pytest.mark.django_db
+def test_seed_demo_names_the_address_make_run_serves(capsys):
+    call_command("seed_demo", password="demo-pass-123", base_url="http://127.0.0.1:8123/")
+    out = capsys.readouterr().out
+    assert "Log in at http://127.0.0.1:8123/login/" in out and ":8000" not in out
+
+
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120

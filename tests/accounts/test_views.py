@@ -508,7 +508,28 @@ def test_audit_pagination_keeps_the_filters(client_as, org, members, add_audit_e
     assert "provisioner@acme.test" not in page  # the newest events (another action) are filtered out
     second = text(client.get(url("audit_list"), {"action": "connection.tested", "page": 2}))
     assert body_rows(second) == 10
-    assert 'value="connection.tested"' in second  # the filter form keeps its state
+    assert '<option value="connection.tested" selected>' in second  # the filter form keeps its state
+
+
+def test_audit_action_filter_offers_every_action_grouped(client_as, org, members):
+    page = text(client_as("admin").get(url("audit_list")))
+    for action in AuditAction.values:
+        assert f'<option value="{action}">' in page
+    assert '<optgroup label="Connection">' in page and '<option value="connection.">' in page
+
+
+def test_audit_action_filter_refuses_an_unknown_action(client_as, org, members, add_audit_events):
+    add_audit_events(2)
+    page = text(client_as("admin").get(url("audit_list"), {"action": "no.such"}))
+    assert "Select a valid choice." in page and body_rows(page) == 0
+
+
+def test_audit_rows_fold_their_details(client_as, org, members):
+    client = client_as("admin")
+    client.post(url("environment_create"), {"slug": "qa"}, HTTP_X_REQUEST_ID="req-12345678")
+    page = text(client.get(url("audit_list")))
+    assert page.count("<th scope=\"col\">") == 4  # four columns fit a laptop screen
+    assert page.count("<details>") == page.count("<tr>") - 1  # every row folds its details
 
 
 # --- Query counts do not grow with rows -----------------------------------------------------------

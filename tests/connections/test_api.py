@@ -527,6 +527,7 @@ def test_selection_explains_the_choice(api_as, aws):
     assert response.json() == {
         "environment": "production",
         "provider": "aws",
+        "resource_type": None,
         "connection": {"name": "aws-production", "provider": "aws", "status": "active", "url": aws["url"]},
         "role": None,
         "reason": "'aws-production' is the aws connection authorized for environment 'production'.",
@@ -535,6 +536,39 @@ def test_selection_explains_the_choice(api_as, aws):
     assert named["reason"] == "'aws-production' was requested and is authorized for 'production'."
     trailing = api_as("viewer").get("/api/v1/orgs/acme/environments/production/selection/?provider=aws")
     assert trailing.json() == response.json()
+
+
+@pytest.mark.parametrize("resource_type", ["aws_db_instance", "AWS RDS", "aws rds", "aws_caller_identity"])
+def test_selection_by_resource_type_says_which_provider(api_as, aws, resource_type):
+    response = selection(api_as("viewer"), f"resource_type={resource_type}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["provider"] == "aws" and body["resource_type"] == resource_type
+    assert body["connection"]["name"] == "aws-production"
+    assert body["reason"].startswith(f"{resource_type!r} is deployed with aws credentials. ")
+
+
+def test_selection_by_resource_type_keeps_the_documented_errors(admin, org):
+    response = selection(admin, "resource_type=google_container_cluster")
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == (
+        "No connection available for provider 'gcp' in environment 'production'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("resource_type=foo_bucket", "resource_type", "No provider deploys resource type 'foo_bucket'."),
+        ("resource_type=aws_", "resource_type", "No provider deploys resource type 'aws_'."),
+        ("provider=aws&resource_type=aws_s3_bucket", "provider", "exactly one of them"),
+        ("", "provider", "exactly one of them"),
+    ],
+)
+def test_selection_query_errors_are_field_level(admin, org, query, field, message):
+    response = selection(admin, query)
+    assert response.status_code == 400
+    assert message in str(response.json()["error"]["fields"][field])
 
 
 def test_selection_errors_word_for_word(admin, org):

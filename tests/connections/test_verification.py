@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.exceptions import PermissionDenied
+from guardian.shortcuts import assign_perm
 
 from accounts.models import AuditEvent, Notification, Organization
 from accounts.policy import Action
@@ -19,6 +21,7 @@ from config.celery import app
 from connections import services, tasks
 from connections.models import Connection, ConnectionUsage
 from connections.tasks import health_sweep
+from connections.verification import run_check
 from tests.connections.conftest import connections_state, create_connection
 from tests.fakes.moto_server import moto, moto_server  # noqa: F401
 from tests.permissions import Case, PermissionMatrix
@@ -40,6 +43,7 @@ def test_test_button_saves_a_healthy_result(api_as, aws):
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
     assert body["health"]["last_checked_at"] and body["health"]["error"] == ""
     assert body["health"]["duration_ms"] is not None
+    assert body["health"]["message"].startswith("Authenticated as ")  # the provider's words are kept
     assert AuditEvent.objects.filter(action="connection.tested", details__ok=True).count() == 1
     usage = ConnectionUsage.objects.get(connection=aws)
     assert usage.purpose == "connection-test" and usage.actor_label == "user@acme.test"
@@ -57,6 +61,31 @@ def test_failed_check_sets_error_and_alerts_once(api_as, aws, members):
     services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
     body = api_as("user").post(URL.format(name="aws-dev")).json()
     assert body["status"] == "active" and body["health"]["status"] == "healthy"
+
+
+def test_recovery_resolves_the_open_alert_once(api_as, aws, members, client):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    api_as("user").post(URL.format(name="aws-dev"))
+    alert = Notification.objects.get(org=aws.org)
+    assert alert.dismissed_at is None
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "123456789012"})
+    for _ in range(2):
+        api_as("user").post(URL.format(name="aws-dev"))
+    alert.refresh_from_db()
+    assert alert.dismissed_at is not None
+    assert AuditEvent.objects.filter(action="connection.alert_resolved", details__resolved=1).count() == 1
+    client.force_login(members["admin"])
+    page = client.get("/o/acme/connections/aws-dev/").content.decode()
+    assert "is failing its check" not in page and "Authenticated as " in page
+
+
+def test_card_shows_the_failing_checks_message(api_as, aws, members, client):
+    services.do_update_connection(aws, actor=members["admin"], config={"account_id": "999999999999"})
+    error = api_as("user").post(URL.format(name="aws-dev")).json()["health"]["error"]
+    client.force_login(members["viewer"])
+    page = client.get("/o/acme/connections/").content.decode()
+    assert 'class="card-check-error"' in page and "999999999999" in page
+    assert error[:60] in page
 
 
 def test_queued_test_is_sent_after_the_commit(
@@ -199,3 +228,24 @@ def test_alert_webhook_delivery(api_as, aws, members, settings, django_capture_o
         server.shutdown()
     assert len(received) == 1
     assert received[0]["org"] == "acme" and "aws-dev" in received[0]["title"]
+
+
+def test_a_grant_to_test_is_enough_to_test_and_keeps_a_healthy_connection_healthy(api_as, aws, members):
+    """A per-object test_connection grant (without use_connection) runs a real test: it must not fail
+    with a permission error, turn the connection to error and alert the admins."""
+    api_as("user").post(URL.format(name="aws-dev"))
+    assert Connection.objects.get(pk=aws.pk).health_status == "healthy"
+    assign_perm("connections.test_connection", members["viewer"], aws)
+    response = api_as("viewer").post(URL.format(name="aws-dev"))
+    assert response.status_code == 200, response.content
+    assert response.json()["health"]["status"] == "healthy"
+    assert not Notification.objects.filter(org=aws.org).exists()
+    assert ConnectionUsage.objects.filter(connection=aws, actor_label="viewer@acme.test").count() == 1
+
+
+def test_a_permission_problem_is_never_recorded_as_the_connections_health(aws, members):
+    with pytest.raises(PermissionDenied):
+        run_check(aws, actor=members["viewer"])
+    connection = Connection.objects.get(pk=aws.pk)
+    assert connection.health_status == "unknown" and connection.status == "active"
+    assert not Notification.objects.filter(org=aws.org).exists()

@@ -72,3 +72,31 @@ def test_nested_registrations_are_reference_counted():
 def test_multiline_secret_lines_are_registered():
     values = masking.secret_values({"kubeconfig": "line-one-secret\nline-two-secret"})
     assert {"line-one-secret", "line-two-secret"} <= set(values)
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Token: Incorrect token audience",
+        "invalid token: Expired signature",
+        "password: Required",
+        "API key: missing from request",
+    ],
+)
+def test_provider_prose_after_a_key_keeps_its_words(prose):
+    """Ordinary words after `token:` are a provider's message, not a credential."""
+    assert masking.mask(prose) == prose
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("token: s3cr3t-4711", "s3cr3t-4711"),
+        ("password=Incorrect", "Incorrect"),
+        ('"token": "plainwords"', "plainwords"),
+        ("client_secret: averyveryverylongplainsecret", "averyveryverylongplainsecret"),
+    ],
+)
+def test_credential_looking_values_and_real_assignments_are_still_masked(text, value):
+    masked = masking.mask(text)
+    assert value not in masked and masking.MASK in masked

@@ -25,6 +25,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--password", help="Password for the demo users (default: a generated one, printed).")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000",
+            help="Where the site will be served, for the sign-in hint (make run passes its HOST and PORT).",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,7 +58,7 @@ class Command(BaseCommand):
             if not Environment.objects.filter(org=org, slug=slug).exists():
                 services.do_create_environment(org, actor=admin, slug=slug, name=name)
         self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
-        self.stdout.write("Log in at http://127.0.0.1:8000/login/ as any of:")
+        self.stdout.write(f"Log in at {options['base_url'].rstrip('/')}/login/ as any of:")
         for role in ROLES:
             self.stdout.write(f"  {role:<12} {role}@acme.test")
         self.stdout.write(f"Password: {password}")

@@ -215,6 +215,11 @@ class AwsProvider(Provider):
     """
 
     code = "aws"
+    terraform_prefixes = ("aws_",)
+    resource_kinds = (
+        "AWS", "AWS RDS", "RDS", "AWS EC2", "EC2", "AWS EKS", "EKS", "AWS S3", "S3", "AWS Lambda", "Lambda",
+        "AWS VPC", "VPC", "DynamoDB", "ECS", "CloudFront", "SQS", "SNS", "IAM",
+    )
     role_support = AwsRoleSupport()
     label = "Amazon Web Services"
     category = "cloud"

@@ -59,6 +59,10 @@ class AzureProvider(Provider):
     """
 
     code = "azure"
+    terraform_prefixes = ("azurerm_", "azuread_", "azapi_")
+    resource_kinds = (
+        "Azure", "AKS", "Azure SQL", "Azure VM", "Azure Storage", "Cosmos DB", "Azure Functions", "App Service",
+    )
     role_support = AzureRoleSupport()
     endpoints = {
         "azure_authority": "https://login.microsoftonline.com",
