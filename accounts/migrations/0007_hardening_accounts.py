@@ -20,6 +20,45 @@ def backfill_audit_heads(apps, schema_editor):
         )
 
 
+# On PostgreSQL the database itself keeps heads moving forward and checkpoints append-only, as migration
+# 0002 does for the events: rewinding a head then needs a table owner to switch triggers off first.
+TRIGGERS = """
+CREATE OR REPLACE FUNCTION accounts_audithead_forward_only() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR NEW.chain <> OLD.chain OR NEW.last_seq < OLD.last_seq OR NEW.count < OLD.count THEN
+        RAISE EXCEPTION USING
+            MESSAGE = 'accounts_audithead only moves forward: ' || TG_OP || ' rewinding it is not allowed',
+            ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS accounts_audithead_forward_only ON accounts_audithead;
+CREATE TRIGGER accounts_audithead_forward_only
+    BEFORE UPDATE OR DELETE ON accounts_audithead
+    FOR EACH ROW EXECUTE FUNCTION accounts_audithead_forward_only();
+DROP TRIGGER IF EXISTS accounts_auditcheckpoint_append_only ON accounts_auditcheckpoint;
+CREATE TRIGGER accounts_auditcheckpoint_append_only
+    BEFORE UPDATE OR DELETE ON accounts_auditcheckpoint
+    FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_append_only();
+"""
+DROP_TRIGGERS = """
+DROP TRIGGER IF EXISTS accounts_audithead_forward_only ON accounts_audithead;
+DROP FUNCTION IF EXISTS accounts_audithead_forward_only();
+DROP TRIGGER IF EXISTS accounts_auditcheckpoint_append_only ON accounts_auditcheckpoint;
+"""
+
+
+def create_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(TRIGGERS)
+
+
+def drop_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP_TRIGGERS)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -90,4 +129,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(backfill_audit_heads, migrations.RunPython.noop),
+        migrations.RunPython(create_triggers, drop_triggers),
     ]

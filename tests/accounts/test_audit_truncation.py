@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
 from accounts import services
 from accounts.audit import record_event, verify_chains, write_checkpoints
@@ -86,3 +86,21 @@ def test_checkpoints_are_idempotent_and_cover_the_platform_chain(chain, org):
 def test_deleting_the_head_is_detected(chain, org):
     _raw("DELETE FROM accounts_audithead WHERE chain = %s", [chain_key(org.pk)])
     assert "no head record" in str(verify_chains()[1][0])
+
+
+def test_database_keeps_heads_forward_and_checkpoints_append_only_on_postgresql(chain, org):
+    if connection.vendor != "postgresql":
+        pytest.skip("the database-level triggers exist on PostgreSQL only")
+    write_checkpoints()
+    for sql in (
+        "UPDATE accounts_audithead SET last_seq = 1 WHERE chain = %s",
+        "DELETE FROM accounts_audithead WHERE chain = %s",
+        "DELETE FROM accounts_auditcheckpoint WHERE chain = %s",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [chain_key(org.pk)])
+    assert verify_chains()[1] == []
+
+
+def test_checkpoints_are_scheduled(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["audit-checkpoints"]["task"] == "accounts.tasks.write_audit_checkpoints"
