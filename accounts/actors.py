@@ -17,7 +17,7 @@ from .choices import ActorTypeChoices
 if TYPE_CHECKING:
     from .models import APIToken, User
 
-__all__ = ["SYSTEM", "SystemActor", "acting_user", "actor_label", "split_actor"]
+__all__ = ["SYSTEM", "PlatformOperator", "SystemActor", "acting_user", "actor_label", "split_actor"]
 
 
 class SystemActor:
@@ -34,10 +34,32 @@ class SystemActor:
 SYSTEM = SystemActor()
 
 
+class PlatformOperator:
+    """A superuser acting through the admin site (or an operator's command), not as a member.
+
+    Operators are usually members of no organization, so the role table would refuse them everything;
+    the admin wraps `request.user` in this so services allow the few operator actions of
+    `policy.OPERATOR_ACTIONS` (revoke a token, deactivate a connection, change a plan) and audit them
+    under the operator's own e-mail. Only an active superuser counts; anyone else acts as nobody.
+    """
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.user is not None and self.user.is_active and self.user.is_superuser)
+
+    def __repr__(self) -> str:
+        return f"PlatformOperator({self.user})"
+
+
 def split_actor(actor: Any) -> tuple[User | None, APIToken | None]:
     """(user, token) for a User, an APIToken, or anything else (anonymous, SYSTEM -> (None, None))."""
     if isinstance(actor, apps.get_model("accounts", "APIToken")):
         return actor.user, actor
+    if isinstance(actor, PlatformOperator):
+        return (actor.user, None) if actor.is_valid else (None, None)
     if actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False):
         return actor, None
     return None, None
@@ -54,6 +76,8 @@ def actor_label(actor: Any) -> tuple[str, str]:
     if token is not None:
         return ActorTypeChoices.TOKEN, f"{user.email} (token {token.prefix}…)"
     if user is not None:
+        if isinstance(actor, PlatformOperator):
+            return ActorTypeChoices.USER, f"{user.email} (platform operator)"
         return ActorTypeChoices.USER, user.email
     if getattr(actor, "is_anonymous", False):  # a signed-out request (failed login, password reset request)
         return ActorTypeChoices.ANONYMOUS, "anonymous"

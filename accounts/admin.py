@@ -1,24 +1,34 @@
-"""Admin screens. Staff see only the organizations they administer (superusers see all).
+"""Admin screens, for platform operators (active superusers) only: see accounts/admin_site.py, which
+also audits every change made here.
 
-Changes that have rules (roles, tokens) go through services; the audit trail is read-only.
+Organization admins manage their organization through the platform's pages and API. Rows with rules
+(members, environments, the audit trail, alerts) are read-only here; the few operator actions (revoke
+a token, change a plan) go through services as `PlatformOperator`, so they are checked and audited like
+any other change.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdminMixin
 
 from . import services
+from .actors import PlatformOperator
 from .models import (
     APIToken,
+    AuditCheckpoint,
     AuditEvent,
+    AuditHead,
     Environment,
+    Invitation,
     Membership,
     Notification,
     Organization,
@@ -26,21 +36,6 @@ from .models import (
     OrganizationUserObjectPermission,
     User,
 )
-from .policy import Action, allowed_org_ids
-
-
-class OrgScopedAdmin(admin.ModelAdmin):
-    """Limits rows to organizations where the staff user may `admin_action` (policy module)."""
-
-    admin_action: Action = Action.VIEW
-    org_lookup = "org"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        lookup = f"{self.org_lookup}__in" if self.org_lookup else "pk__in"
-        return qs.filter(**{lookup: allowed_org_ids(request.user, self.admin_action)})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -77,18 +72,27 @@ class GroupGrantAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """Operators' view of accounts. `is_staff` means nothing on this platform (the admin wants a
+    superuser), so it is not offered. A password set here is audited by name, never by value."""
+
     ordering = ["email"]
-    list_display = ["email", "full_name", "is_active", "is_staff", "date_joined", "last_login"]
-    list_filter = ["is_active", "is_staff", "is_superuser"]
+    list_display = ["email", "full_name", "is_active", "is_superuser", "date_joined", "last_login"]
+    list_filter = ["is_active", "is_superuser"]
     search_fields = ["email", "full_name"]
     readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["full_name"]}),
-        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Access", {"fields": ["is_active", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        """Django's password form saves outside a transaction; here the new password and its audit
+        event (accounts.admin_site) commit together or not at all."""
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
 
 
 class MembershipInline(admin.TabularInline):
@@ -104,73 +108,89 @@ class MembershipInline(admin.TabularInline):
 
 
 class EnvironmentInline(admin.TabularInline):
+    """Environments are created and changed on the organization's pages (audited there)."""
+
     model = Environment
     extra = 0
     fields = ["slug", "name", "description"]
-    readonly_fields = ["slug"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OrganizationAdminForm(forms.ModelForm):
+    """The plan is the one organization field operators change here: through `do_change_plan`, whose
+    downgrade check shows as an error on the field rather than failing after the save."""
+
+    class Meta:
+        model = Organization
+        fields = ["name", "plan"]
+
+    def clean_plan(self) -> str:
+        plan = self.cleaned_data["plan"]
+        if self.instance.pk and plan != self.instance.plan:
+            try:
+                services.check_plan_change(self.instance, plan)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict.get("plan", exc.messages)) from None
+        return plan
 
 
 @admin.register(Organization)
-class OrganizationAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
-    admin_action = Action.MANAGE_PLAN
-    org_lookup = ""
+class OrganizationAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
+    """Organizations are created on the platform (their creator becomes the first admin) and never
+    deleted here (their audit trail protects them)."""
+
+    form = OrganizationAdminForm
     list_display = ["slug", "name", "plan", "created_at"]
     list_filter = ["plan"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["slug", "created_at"]
+    fields = ["slug", "name", "plan", "require_admin_2fa", "created_at"]
     inlines = [EnvironmentInline, MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["slug", "require_admin_2fa", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        operator = PlatformOperator(request.user)
+        if "plan" in form.changed_data:
+            services.do_change_plan(obj, plan=form.cleaned_data["plan"], actor=operator)
+        if "name" in form.changed_data:
+            Organization.objects.filter(pk=obj.pk).update(name=form.cleaned_data["name"])
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(OrgScopedAdmin):
-    admin_action = Action.MANAGE_ENVIRONMENTS
+class EnvironmentAdmin(ReadOnlyAdmin):
     list_display = ["slug", "name", "org", "created_at"]
     list_filter = ["org"]
     search_fields = ["slug", "name", "org__slug"]
     list_select_related = ["org"]
-    readonly_fields = ["created_at"]
 
 
 @admin.register(Membership)
-class MembershipAdmin(OrgScopedAdmin):
-    """Role changes and removals go through the services (last-admin rule, audit, token revocation)."""
+class MembershipAdmin(ReadOnlyAdmin):
+    """Members join by invitation and are managed by their organization's admins (pages and API)."""
 
-    admin_action = Action.MANAGE_MEMBERS
     list_display = ["user", "org", "role", "created_at"]
     list_filter = ["role", "org"]
     search_fields = ["user__email", "org__slug"]
     list_select_related = ["user", "org"]
-    autocomplete_fields = ["user"]
-    readonly_fields = ["created_at"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
-        return ["user", "org", "created_at"] if obj else ["created_at"]
-
-    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        try:
-            if change:
-                services.do_change_member_role(obj, actor=request.user, role=form.cleaned_data["role"])
-            else:
-                obj.pk = services.do_add_member(obj.org, actor=request.user, email=obj.user.email, role=obj.role).pk
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
-
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        try:
-            services.do_remove_member(obj, actor=request.user)
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and super().has_delete_permission(request, obj)
 
 
 @admin.register(APIToken)
-class APITokenAdmin(OrgScopedAdmin):
+class APITokenAdmin(admin.ModelAdmin):
     """Tokens are created through the API or pages (the value is shown once there); here they can
     only be inspected and revoked."""
 
-    admin_action = Action.MANAGE_TOKENS
     list_display = ["name", "prefix", "user", "org", "role_cap", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["org", "role_cap"]
     search_fields = ["name", "prefix", "user__email"]
@@ -198,13 +218,12 @@ class APITokenAdmin(OrgScopedAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
         for token in queryset.select_related("org", "user"):
-            services.do_revoke_token(token, actor=request.user)
-        self.message_user(request, f"Revoked {queryset.count()} token(s).")
+            services.do_revoke_token(token, actor=PlatformOperator(request.user))
+        self.message_user(request, f"Revoked {queryset.count()} token(s) (and the tokens they minted).")
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin, OrgScopedAdmin):
-    admin_action = Action.READ_AUDIT
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "org", "seq", "actor_label", "action", "target_repr", "environment", "client_ip"]
     list_filter = ["action", "actor_type", "org"]
     search_fields = ["actor_label", "action", "target_repr", "target_id", "request_id"]
@@ -212,8 +231,37 @@ class AuditEventAdmin(ReadOnlyAdmin, OrgScopedAdmin):
     list_select_related = ["org"]
 
 
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations are sent, resent and revoked by the organization's admins (pages and API)."""
+
+    list_display = ["email", "org", "role", "sent_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "org"]
+    search_fields = ["email", "org__slug"]
+    list_select_related = ["org"]
+    exclude = ["token_hash", "nonce"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name not in ("token_hash", "nonce")]
+
+
+@admin.register(AuditHead)
+class AuditHeadAdmin(ReadOnlyAdmin):
+    """Where each audit chain ends (verify_audit compares the rows with it)."""
+
+    list_display = ["chain", "org", "last_seq", "count", "updated_at"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    """Signed checkpoints of the audit chains (Celery beat)."""
+
+    list_display = ["chain", "seq", "created_at"]
+    list_filter = ["chain"]
+
+
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin, OrgScopedAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     """Alerts are raised by health checks and dismissed on the pages or the API (audited there)."""
 
     list_display = ["created_at", "org", "level", "title", "dismissed_at"]

@@ -45,6 +45,7 @@ class AuditAction(models.TextChoices):
     # Organizations, environments, members, tokens, alerts
     ORG_CREATED = "org.created", "Organization created"
     ORG_UPDATED = "org.updated", "Organization updated"
+    ORG_PLAN_CHANGED = "org.plan_changed", "Plan changed (billing)"
     ENVIRONMENT_CREATED = "environment.created", "Environment created"
     ENVIRONMENT_UPDATED = "environment.updated", "Environment updated"
     ENVIRONMENT_DELETED = "environment.deleted", "Environment deleted"
@@ -100,3 +101,10 @@ class AuditAction(models.TextChoices):
     CONNECTION_ROLE_ALERT = "connection_role.alert", "Connection role alert raised"
     CONNECTION_ROLE_ALERT_RESOLVED = "connection_role.alert_resolved", "Connection role alert resolved"
     # --- end finish-advice
+    # --- accounts hardening: the admin site, invitations, token lineage, permission denials, checkpoints
+    ADMIN_CHANGE = "admin.change", "Changed through the admin site"
+    INVITATION_SENT = "invitation.sent", "Invitation sent"
+    INVITATION_RESENT = "invitation.resent", "Invitation sent again"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    PERMISSION_DENIED = "permission.denied", "Permission denied"

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .choices import AuditAction
-from .models import AuditEvent, Environment, Membership
+from .models import AuditEvent, Environment, Invitation, Membership
 
 
 class EnvironmentFilterSet(django_filters.FilterSet):
@@ -34,6 +34,31 @@ class MembershipFilterSet(django_filters.FilterSet):
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(user__email__icontains=value) | Q(user__full_name__icontains=value))
+
+
+class InvitationFilterSet(django_filters.FilterSet):
+    """`status` is computed (accepted, revoked, expired, pending), so it filters on the fields behind it."""
+
+    status = django_filters.ChoiceFilter(
+        method="filter_status",
+        choices=[(v, v) for v in ("pending", "expired", "accepted", "revoked")],
+        label="Status",
+    )
+    email = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Invitation
+        fields = ["role"]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        now = timezone.now()
+        open_ = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        return {
+            "accepted": queryset.filter(accepted_at__isnull=False),
+            "revoked": queryset.filter(revoked_at__isnull=False, accepted_at__isnull=True),
+            "expired": open_.filter(expires_at__lte=now),
+            "pending": open_.filter(expires_at__gt=now),
+        }[value]
 
 
 class AuditEventFilterSet(django_filters.FilterSet):

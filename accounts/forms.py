@@ -23,6 +23,7 @@ __all__ = [
     "EmailAuthenticationForm",
     "EnvironmentCreateForm",
     "EnvironmentEditForm",
+    "InvitationAcceptForm",
     "InvitePasswordResetForm",
     "MemberAddForm",
     "MemberRoleForm",
@@ -95,12 +96,25 @@ class EnvironmentEditForm(forms.Form):
 
 
 class MemberAddForm(forms.Form):
+    """Invite someone: they get an e-mail with a link and join when they accept it."""
+
     email = forms.EmailField(
         label="Email",
-        help_text="Someone without an account gets one and sets a password through “Forgot your password?”.",
+        help_text="They get an e-mail with a link to accept (and to create an account if they need one).",
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
     role = forms.ChoiceField(label="Role", choices=RoleChoices.choices, initial=RoleChoices.VIEWER)
+
+
+class InvitationAcceptForm(forms.Form):
+    """Accepting an invitation without an account: the account is created with these."""
+
+    full_name = forms.CharField(label="Your name", max_length=150, required=False)
+    password = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
 
 class MemberRoleForm(forms.Form):

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from .choices import ActorTypeChoices, AuditAction, PlanChoices, RoleChoices, role_rank
@@ -18,8 +19,11 @@ from .querysets import RestrictedQuerySet
 
 __all__ = [
     "APIToken",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditHead",
     "Environment",
+    "Invitation",
     "Membership",
     "Notification",
     "OrgScopedModel",
@@ -208,6 +212,11 @@ class APIToken(OrgScopedModel):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The token that minted this one (None: created by a signed-in person). A child never outlives or
+    # outranks its parent, and revoking a token revokes its descendants (services.do_revoke_token).
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="minted", editable=False
+    )
 
     class Meta:
         default_related_name = "api_tokens"
@@ -232,6 +241,58 @@ class APIToken(OrgScopedModel):
         if self.role_cap and role_rank(self.role_cap) < role_rank(member_role):
             return self.role_cap
         return member_role
+
+
+class Invitation(OrgScopedModel):
+    """An offer to join an organization with a role, sent to an e-mail address.
+
+    Adding a member is an invitation: the invitee accepts through the mailed link (signed in with that
+    e-mail, or creating the account on accept), so an admin never learns whether an account exists or
+    what its owner is called. Only the hash of the link's token is stored.
+    """
+
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=RoleChoices.choices, default=RoleChoices.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The link's token is HMAC(SECRET_KEY, nonce): a task rebuilds it from the row (no secret in a
+    # task message) and a database reader cannot. A new nonce (resend) invalidates the old link.
+    nonce = models.CharField(max_length=32, editable=False)
+    expires_at = models.DateTimeField()
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sent_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_related_name = "invitations"
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.org.slug} ({self.role})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    def link_token(self) -> str:
+        """The link's secret, rebuilt from the nonce with a SECRET_KEY-derived key (never stored)."""
+        return salted_hmac("accounts.invitation", self.nonce, algorithm="sha256").hexdigest()
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired else "pending"
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -354,3 +415,52 @@ class Notification(OrgScopedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+def chain_key(org_id: int | None) -> str:
+    """The name of an audit chain: one per organization, and "platform" for the org-less one."""
+    return "platform" if org_id is None else f"org:{org_id}"
+
+
+class AuditHead(models.Model):
+    """Where an audit chain ends: its last sequence number and hash, and how many events it holds.
+
+    Updated by `record_event` in the same transaction as the event it appends, so deleting the newest
+    events of a chain leaves a head that points past them (`verify_audit` reports it).
+    """
+
+    chain = models.CharField(max_length=32, unique=True)
+    org = models.OneToOneField(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    count = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} @ #{self.last_seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement "chain X had N events ending in hash H at time T" (Celery beat, hourly).
+
+    The HMAC (a key derived from SECRET_KEY) means a database writer cannot forge one; `verify_audit`
+    checks the newest checkpoint of each chain against the rows and the head, so rewinding both the
+    events and the head still shows.
+    """
+
+    chain = models.CharField(max_length=32, db_index=True)
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["chain", "-seq"]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="auditcheckpoint_unique_chain_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.chain} #{self.seq}"
+
+    def signed_payload(self) -> str:
+        return f"{self.chain}|{self.seq}|{self.hash}|{self.created_at.isoformat()}"

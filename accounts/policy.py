@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from .actors import SYSTEM, split_actor
+from .actors import SYSTEM, PlatformOperator, split_actor
 from .choices import ROLE_ORDER, RoleChoices, role_rank
 
 if TYPE_CHECKING:
@@ -71,6 +71,11 @@ OBJECT_PERMISSIONS: dict[tuple[str, Action], str] = {
 
 
 SYSTEM_ACTIONS = frozenset({Action.VIEW, Action.TEST_CONNECTION, Action.USE_CONNECTION, Action.MANAGE_ROLES})
+
+# What a platform operator (a superuser through the admin site, accounts.actors.PlatformOperator) may do
+# in any organization: inspect, revoke tokens, deactivate/describe/delete connections. Never use
+# connections (their secrets) or manage members: those stay with the organization.
+OPERATOR_ACTIONS = frozenset({Action.VIEW, Action.MANAGE_TOKENS, Action.MANAGE_CONNECTIONS})
 
 
 def register_object_permission(model_label: str, action: Action, perm: str) -> None:
@@ -134,6 +139,8 @@ def can(actor: Any, action: Action | str, obj: Any) -> bool:
     action = Action(action)
     if actor is SYSTEM:
         return action in SYSTEM_ACTIONS and org_of(obj) is not None
+    if isinstance(actor, PlatformOperator):
+        return actor.is_valid and action in OPERATOR_ACTIONS and org_of(obj) is not None
     user, token = split_actor(actor)
     org = org_of(obj)
     if user is None or org is None:
@@ -150,8 +157,8 @@ def can(actor: Any, action: Action | str, obj: Any) -> bool:
 
 def visible(actor: Any, obj: Any) -> bool:
     """Whether the object exists for this actor at all (members see their organization's objects)."""
-    if actor is SYSTEM:
-        return org_of(obj) is not None
+    if actor is SYSTEM or isinstance(actor, PlatformOperator):
+        return org_of(obj) is not None and (actor is SYSTEM or actor.is_valid)
     return is_member(actor, org_of(obj))
 
 

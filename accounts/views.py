@@ -9,14 +9,18 @@ actions are POST-only behind a confirmation page; every page works without JavaS
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views import View
@@ -28,12 +32,14 @@ from .forms import (
     ConfirmForm,
     EnvironmentCreateForm,
     EnvironmentEditForm,
+    InvitationAcceptForm,
     MemberAddForm,
     MemberRoleForm,
     TokenCreateForm,
+    apply_service_errors,
 )
 from .mixins import OrgFormView, OrgPageMixin
-from .models import APIToken, AuditEvent, Environment, Membership, Notification
+from .models import APIToken, AuditEvent, Environment, Invitation, Membership, Notification
 from .policy import Action
 
 AUDIT_PAGE_SIZE = 50
@@ -167,7 +173,15 @@ def org_memberships(view: OrgPageMixin) -> QuerySet:
     return Membership.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).select_related("user")
 
 
+def open_invitations(view: OrgPageMixin) -> QuerySet:
+    return Invitation.objects.filter(org=view.org, accepted_at__isnull=True, revoked_at__isnull=True).select_related(
+        "invited_by"
+    )
+
+
 class MemberListView(OrgPageMixin, TemplateView):
+    """Members, and for admins the open invitations (pending or expired) with resend and revoke."""
+
     template_name = "accounts/member_list.html"
     nav_section = "members"
 
@@ -178,19 +192,126 @@ class MemberListView(OrgPageMixin, TemplateView):
         if self.can(Action.MANAGE_MEMBERS):
             context["add_form"] = MemberAddForm()
             context["role_choices"] = MemberRoleForm.base_fields["role"].choices
+            context["invitations"] = list(open_invitations(self).order_by("email"))
         return context
 
 
+def invitation_sent_message(email: str) -> str:
+    """The one answer to an invitation, whoever the address belongs to (or nobody)."""
+    return f"Invitation sent to {email}. They join when they accept it."
+
+
 class MemberAddView(OrgFormView):
+    """Invite someone. The answer is the same page and message whether the address has an account."""
+
     template_name = "accounts/member_add.html"
     form_class = MemberAddForm
     required_action = Action.MANAGE_MEMBERS
     nav_section = "members"
     success_url_name = "member_list"
-    service = staticmethod(services.do_add_member)
+    service = staticmethod(services.do_invite_member)
 
-    def get_success_message(self, form: MemberAddForm, result: Membership) -> str:
-        return f"{result.user.email} added as {result.get_role_display()}."
+    def service_arguments(self, form: MemberAddForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.org,), {
+            **form.cleaned_data,
+            "domain": self.request.get_host(),
+            "use_https": self.request.is_secure(),
+        }
+
+    def get_success_message(self, form: MemberAddForm, result: Invitation) -> str:
+        return invitation_sent_message(result.email)
+
+
+class InvitationObjectMixin:
+    """Resolves `self.invitation` (an open one of this organization) from the `pk` URL argument."""
+
+    invitation: Invitation
+
+    def resolve_objects(self) -> None:
+        view: Any = self
+        self.invitation = view.get_org_object(open_invitations(view), pk=view.kwargs["pk"])
+
+    def service_target(self) -> Invitation:
+        return self.invitation
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(invitation=self.invitation, **kwargs)  # type: ignore[misc]
+
+
+class InvitationResendView(InvitationObjectMixin, OrgFormView):
+    template_name = "accounts/invitation_confirm.html"
+    form_class = ConfirmForm
+    required_action = Action.MANAGE_MEMBERS
+    nav_section = "members"
+    success_url_name = "member_list"
+    service = staticmethod(services.do_resend_invitation)
+    extra_context = {"verb": "resend"}
+
+    def service_arguments(self, form: ConfirmForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.invitation,), {"domain": self.request.get_host(), "use_https": self.request.is_secure()}
+
+    def get_success_message(self, form: ConfirmForm, result: Invitation) -> str:
+        return invitation_sent_message(result.email)
+
+
+class InvitationRevokeView(InvitationObjectMixin, OrgFormView):
+    template_name = "accounts/invitation_confirm.html"
+    form_class = ConfirmForm
+    required_action = Action.MANAGE_MEMBERS
+    nav_section = "members"
+    success_url_name = "member_list"
+    service = staticmethod(services.do_revoke_invitation)
+    success_message = "Invitation to {result.email} revoked."
+    extra_context = {"verb": "revoke"}
+
+
+class InvitationAcceptView(TemplateView):
+    """The link of an invitation e-mail. Signed in with the invited address: one button. Signed out:
+    sign in to accept, or create the account here (password) and join at once."""
+
+    template_name = "accounts/invitation_accept.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.invitation = services.find_invitation(kwargs["token"])
+        response = super().dispatch(request, *args, **kwargs)
+        # The URL holds the invitation's secret: never sent to another site ("no-referrer" would make the
+        # browser send `Origin: null` with the form, which the CSRF check rightly refuses).
+        response["Referrer-Policy"] = "same-origin"
+        add_never_cache_headers(response)
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context.update(
+            invitation=self.invitation,
+            matches=bool(self.invitation and user.is_authenticated and user.email == self.invitation.email),
+            form=kwargs.get("form") or InvitationAcceptForm(),
+            login_url=f"{reverse('login')}?{urlencode({'next': self.request.path})}",
+        )
+        return context
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.invitation is None:
+            return self.get(request, token=token)
+        user = request.user if request.user.is_authenticated else None
+        form: Any = ConfirmForm(request.POST) if user is not None else InvitationAcceptForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        try:
+            invitation, member = services.do_accept_invitation(
+                token,
+                user=user,
+                password=form.cleaned_data.get("password", "") if user is None else "",
+                full_name=form.cleaned_data.get("full_name", "") if user is None else "",
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.render_to_response(self.get_context_data(form=form))
+        if user is None:
+            login(request, member, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to {invitation.org.name}.")
+        return redirect("org_home", org_slug=invitation.org.slug)
 
 
 class MembershipObjectMixin:

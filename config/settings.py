@@ -65,7 +65,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.PlatformAdminConfig",  # django.contrib.admin, operators only (accounts/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.middleware.PermissionDeniedAuditMiddleware",  # 403s from the role table -> audit (rate-bounded)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -254,6 +255,8 @@ ROTATION_OVERDUE_GRACE_DAYS = env.int("ROTATION_OVERDUE_GRACE_DAYS", default=14)
 # Roles of active connections are re-validated this often (seconds): slower than the health checks,
 # since each validation reads the role's policies. A role validated more recently is skipped.
 ROLE_REVALIDATION_INTERVAL = env.int("ROLE_REVALIDATION_INTERVAL", default=86400)
+# Signed audit checkpoints (accounts.audit.write_checkpoints): how often each chain's head is signed.
+AUDIT_CHECKPOINT_INTERVAL_SECONDS = env.int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "connection-health-sweep": {
         "task": "connections.tasks.health_sweep",
@@ -270,6 +273,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ROLE_REVALIDATION_INTERVAL,
         "options": {"expires": ROLE_REVALIDATION_INTERVAL},
     },
+    "audit-checkpoints": {
+        "task": "accounts.tasks.write_audit_checkpoints",
+        "schedule": AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+        "options": {"expires": AUDIT_CHECKPOINT_INTERVAL_SECONDS},
+    },
 }
 # OAuth apps of the Git providers' "oauth" method (client secrets: never logged or shown). GitLab has one
 # application per instance: GITLAB_OAUTH_APPS is JSON {"https://gitlab.com": {"client_id": ..., "client_secret": ...}}.
@@ -284,6 +292,10 @@ CELERY_BEAT_SCHEDULE["connection-oauth-refresh"] = {
     "schedule": OAUTH_REFRESH_INTERVAL_SECONDS,
     "options": {"expires": OAUTH_REFRESH_INTERVAL_SECONDS},
 }
+# A refused request is audited at most once per actor, method and path in this many seconds.
+PERMISSION_DENIED_AUDIT_SECONDS = env.int("PERMISSION_DENIED_AUDIT_SECONDS", default=60)
+# Invitations to join an organization: how long the mailed link works.
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
 ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")

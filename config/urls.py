@@ -9,8 +9,6 @@ from accounts.authn.views import admin_login
 from core import health
 from core.api.errors import json_error_view
 
-admin.site.site_header = "Cloud Connections administration"
-admin.site.site_title = "Cloud Connections admin"
 admin.site.login = admin_login  # login hardening: the admin signs in through /login/ (limits, two-factor)
 
 urlpatterns = [

@@ -1,7 +1,7 @@
 """Admin screens for connections. Secrets are never shown; they change only through rotate (pages/API).
 
-Rows are limited to organizations where the staff user may manage connections (policy module), and
-every change goes through a service so it is audited like any other.
+The admin is for platform operators (accounts/admin_site.py); their changes go through services as
+`PlatformOperator`, so they are checked and audited like any other.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from guardian.admin import GuardedModelAdminMixin
 
-from accounts.admin import GroupGrantAdmin, OrgScopedAdmin, ReadOnlyAdmin, UserGrantAdmin
-from accounts.policy import Action
+from accounts.actors import PlatformOperator
+from accounts.admin import GroupGrantAdmin, ReadOnlyAdmin, UserGrantAdmin
 
 from . import services
 from .models import (
@@ -41,8 +41,7 @@ class AuthorizationInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
-    admin_action = Action.MANAGE_CONNECTIONS
+class ConnectionAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "org",
@@ -99,13 +98,15 @@ class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         try:
-            services.do_update_connection(obj, actor=request.user, description=form.cleaned_data["description"])
+            services.do_update_connection(
+                obj, actor=PlatformOperator(request.user), description=form.cleaned_data["description"]
+            )
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
 
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
         try:
-            services.do_delete_connection(obj, actor=request.user)
+            services.do_delete_connection(obj, actor=PlatformOperator(request.user))
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
 
@@ -115,7 +116,7 @@ class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
         for obj in queryset:
-            services.do_set_active(obj, actor=request.user, active=active)
+            services.do_set_active(obj, actor=PlatformOperator(request.user), active=active)
         self.message_user(request, f"{'Activated' if active else 'Deactivated'} {queryset.count()} connection(s).")
 
     @admin.action(description="Activate selected connections")
@@ -128,8 +129,7 @@ class ConnectionAdmin(GuardedModelAdminMixin, OrgScopedAdmin):
 
 
 @admin.register(ConnectionAuthorization)
-class ConnectionAuthorizationAdmin(OrgScopedAdmin):
-    admin_action = Action.MANAGE_CONNECTIONS
+class ConnectionAuthorizationAdmin(admin.ModelAdmin):
     list_display = ["connection", "environment", "provider", "org", "created_by", "created_at"]
     list_filter = ["provider", "org"]
     search_fields = ["connection__name", "environment__slug"]
@@ -140,7 +140,7 @@ class ConnectionAuthorizationAdmin(OrgScopedAdmin):
         return False
 
     def delete_model(self, request: HttpRequest, obj: ConnectionAuthorization) -> None:
-        services.do_revoke_environment(obj.connection, obj.environment, actor=request.user)
+        services.do_revoke_environment(obj.connection, obj.environment, actor=PlatformOperator(request.user))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset.select_related("connection", "environment"):
@@ -148,8 +148,7 @@ class ConnectionAuthorizationAdmin(OrgScopedAdmin):
 
 
 @admin.register(ConnectionUsage)
-class ConnectionUsageAdmin(ReadOnlyAdmin, OrgScopedAdmin):
-    admin_action = Action.VIEW
+class ConnectionUsageAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "connection", "environment", "actor_label", "purpose", "outcome"]
     list_filter = ["outcome", "org"]
     search_fields = ["connection__name", "actor_label", "purpose", "resource"]
@@ -158,10 +157,9 @@ class ConnectionUsageAdmin(ReadOnlyAdmin, OrgScopedAdmin):
 
 
 @admin.register(ConnectionRole)
-class ConnectionRoleAdmin(ReadOnlyAdmin, OrgScopedAdmin):
+class ConnectionRoleAdmin(ReadOnlyAdmin):
     """Roles are added and validated through the pages and API (validation needs the cloud)."""
 
-    admin_action = Action.VIEW
     list_display = ["__str__", "connection", "org", "status", "validated_at", "created_at"]
     list_filter = ["status", "org"]
     search_fields = ["role_arn", "client_id", "object_id", "connection__name", "name"]

@@ -20,7 +20,12 @@ class ConnectionsConfig(AppConfig):
         # Providers read their settings through this getter (they import nothing from Django).
         provider_config.configure(partial(getattr, settings))
         # late import: AppConfig.ready() is Django's documented place for work that needs the models loaded
-        from accounts.policy import Action, register_object_permission
+        from accounts.plans import register_plan_check  # late import: AppConfig.ready()
+        from accounts.policy import Action, register_object_permission  # late import: AppConfig.ready()
+
+        from .services import plan_limit_violations  # late import: AppConfig.ready()
+
+        register_plan_check(plan_limit_violations)  # a plan downgrade is refused while connections exceed it
 
         # Per-object grants (django-guardian) that can give a user more on one connection.
         for action, codename in (

@@ -95,6 +95,36 @@ def check_plan_allows(org: Organization, provider: str) -> None:
             )
 
 
+def plan_limit_violations(org: Organization, plan: str) -> list[str]:
+    """Why `org`'s connections would not fit `plan` (the same rules as `check_plan_allows`): the
+    downgrade check of `accounts.services.do_change_plan`."""
+    reasons: list[str] = []
+    rank = PLAN_ORDER[plan]
+    used = Connection.objects.filter(org=org).values_list("provider", "category", "name").order_by("name")
+    needs_more: dict[str, list[str]] = {}
+    cloud_types: set[str] = set()
+    for provider, category, name in used:
+        try:
+            spec = get_provider(provider)
+        except UnknownProvider:
+            continue
+        if PLAN_ORDER[spec.requires_plan] > rank:
+            needs_more.setdefault(spec.requires_plan, []).append(name)
+        if category == "cloud":
+            cloud_types.add(provider)
+    for needed, names in sorted(needs_more.items(), key=lambda item: PLAN_ORDER[item[0]]):
+        reasons.append(
+            f"{len(names)} connection(s) need the {PLAN_LABELS[needed]} plan: {', '.join(names[:5])}"
+            f"{'…' if len(names) > 5 else ''}."
+        )
+    if plan == PlanChoices.FREE and len(cloud_types) > 1:
+        reasons.append(
+            f"The Free plan allows one cloud provider type; {len(cloud_types)} are in use "
+            f"({', '.join(sorted(cloud_types))})."
+        )
+    return reasons
+
+
 # --- Create / update ------------------------------------------------------------------------------
 
 

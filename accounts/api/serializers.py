@@ -7,7 +7,16 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.choices import PlanChoices, RoleChoices
-from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization, slug_validator
+from accounts.models import (
+    APIToken,
+    AuditEvent,
+    Environment,
+    Invitation,
+    Membership,
+    Notification,
+    Organization,
+    slug_validator,
+)
 from accounts.policy import role_in
 
 
@@ -55,7 +64,21 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberCreateSerializer(serializers.Serializer):
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its organization's admins see it (never the link's token)."""
+
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, allow_null=True, default=None)
+    status = serializers.ChoiceField(
+        choices=["pending", "expired", "accepted", "revoked"], read_only=True, help_text="pending, expired, ..."
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by", "sent_at", "expires_at", "accepted_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=RoleChoices.choices)
 
@@ -80,6 +103,7 @@ class APITokenSerializer(serializers.ModelSerializer):
             "last_used_at",
             "revoked_at",
             "is_expired",
+            "parent",
             "created_at",
         ]
         read_only_fields = fields

@@ -23,8 +23,8 @@ from accounts import services
 from accounts.actors import split_actor
 from accounts.authn.api import authenticate_token_login, check_token_org
 from accounts.authn.limits import ClientAddressRateThrottle
-from accounts.filtersets import AuditEventFilterSet, EnvironmentFilterSet, MembershipFilterSet
-from accounts.models import APIToken, AuditEvent, Environment, Membership, Notification, Organization
+from accounts.filtersets import AuditEventFilterSet, EnvironmentFilterSet, InvitationFilterSet, MembershipFilterSet
+from accounts.models import APIToken, AuditEvent, Environment, Invitation, Membership, Notification, Organization
 from accounts.policy import Action, can, member_org_ids
 
 from . import serializers as s
@@ -210,12 +210,14 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet):
         self.check_object_permissions(self.request, membership)
         return membership
 
-    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
+    @extend_schema(
+        request=s.InvitationCreateSerializer,
+        responses={202: s.InvitationSerializer},
+        description="Adding a member is an invitation (the same as POST .../invitations/): 202 with the "
+        "invitation; they become a member when they accept the mailed link.",
+    )
     def create(self, request: Request, org_slug: str) -> Response:
-        data = s.MemberCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        membership = services.do_add_member(self.get_org(), actor=self.actor, **data.validated_data)
-        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return _invite(self, request)
 
     @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer)
     def partial_update(self, request: Request, org_slug: str, email: str) -> Response:
@@ -227,6 +229,55 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Membership) -> None:
         services.do_remove_member(instance, actor=self.actor)
+
+
+def _invite(view: Any, request: Request) -> Response:
+    """The one answer to an invitation: 202 and the invitation, whether the address has an account."""
+    data = s.InvitationCreateSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    invitation = services.do_invite_member(
+        view.get_org(), actor=view.actor, **data.validated_data,
+        domain=request.get_host(), use_https=request.is_secure(),
+    )  # fmt: skip
+    return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
+
+
+class InvitationViewSet(
+    OrgScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invitations of the organization (admins): send, list (`?status=pending|expired|accepted|revoked`),
+    resend (a new link), and DELETE to revoke."""
+
+    queryset = Invitation.objects.none()
+    serializer_class = s.InvitationSerializer
+    filterset_class = InvitationFilterSet
+    ordering_fields = ["sent_at", "email", "expires_at"]
+    action_policies = {"list": Action.MANAGE_MEMBERS, "retrieve": Action.MANAGE_MEMBERS}
+    default_write_action = Action.MANAGE_MEMBERS
+
+    def get_org_queryset(self) -> QuerySet:
+        return Invitation.objects.filter(org=self.get_org()).select_related("invited_by", "org").order_by("-sent_at")
+
+    @extend_schema(request=s.InvitationCreateSerializer, responses={202: s.InvitationSerializer})
+    def create(self, request: Request, org_slug: str) -> Response:
+        return _invite(self, request)
+
+    @extend_schema(request=None, responses=s.InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, org_slug: str, pk: str) -> Response:
+        invitation = services.do_resend_invitation(
+            self.get_object(), actor=self.actor, domain=request.get_host(), use_https=request.is_secure()
+        )
+        return Response(self.get_serializer(invitation).data)
+
+    @extend_schema(responses=s.InvitationSerializer)
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        invitation = services.do_revoke_invitation(self.get_object(), actor=self.actor)
+        return Response(self.get_serializer(invitation).data)
 
 
 class TokenViewSet(

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import services
+from accounts.actors import SYSTEM
 from accounts.choices import PlanChoices, RoleChoices
 from accounts.models import Environment, Membership, Organization, User
 
@@ -37,7 +38,6 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(email=f"{role}@acme.test")
             user.set_password(password)
             user.full_name = f"Demo {role.title()}"
-            user.is_staff = role == RoleChoices.ADMIN
             user.save()
             users[role] = user
         org = Organization.objects.filter(slug="acme").first()
@@ -46,8 +46,8 @@ class Command(BaseCommand):
                 slug="acme", name="Acme Corp", plan=PlanChoices.ENTERPRISE, acting_user=users[RoleChoices.ADMIN]
             )
         admin = users[RoleChoices.ADMIN]
-        if org.plan != PlanChoices.ENTERPRISE:
-            services.do_update_organization(org, actor=admin, plan=PlanChoices.ENTERPRISE)
+        if org.plan != PlanChoices.ENTERPRISE:  # the plan is billing: set as the platform, not by the org admin
+            services.do_change_plan(org, plan=PlanChoices.ENTERPRISE, actor=SYSTEM)
         for role, user in users.items():
             membership = Membership.objects.filter(org=org, user=user).first()
             if membership is None:
