@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "core.middleware.CommonMiddleware",  # a POST/DELETE missing its trailing slash: 404, never 500
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # login hardening: request.user.is_verified()
@@ -281,6 +281,7 @@ OIDC_DOCUMENT_MAX_AGE = env.int("OIDC_DOCUMENT_MAX_AGE", default=300)  # cache s
 OIDC_MAX_ASSERTION_LIFETIME = env.int("OIDC_MAX_ASSERTION_LIFETIME", default=3600)  # upper bound, seconds
 
 # --- REST API ---
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)  # deepest JSON request body the API parses
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.APITokenAuthentication",
@@ -296,6 +297,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies nested deeper than API_JSON_MAX_DEPTH are a 400, never a RecursionError (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {"token_create": env.str("TOKEN_CREATE_RATE", default="30/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
