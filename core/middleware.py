@@ -75,3 +75,21 @@ class CommonMiddleware(DjangoCommonMiddleware):
                 )
             return response
         return super().process_response(request, response)
+
+
+class PermissionsPolicyMiddleware:
+    """Sends `Permissions-Policy` (setting `PERMISSIONS_POLICY`) on every response that does not set its own.
+
+    The platform uses no camera, microphone, location, payment... so every such feature is off, for its pages
+    and for anything an injected frame could try.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.PERMISSIONS_POLICY
+        if policy and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = policy
+        return response
