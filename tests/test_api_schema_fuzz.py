@@ -1,0 +1,76 @@
+"""schemathesis against /api/schema/: every operation of the API, called with generated input (valid and
+invalid) by an organization admin with an API token, must never answer a server error, and every response
+must match what the schema promises (body, status code, content type).
+
+One test per operation. The examples per operation are bounded (`SCHEMATHESIS_MAX_EXAMPLES`, default 12, half
+valid and half invalid input) and derandomized, so a run is repeatable and takes a few minutes. Requests go
+through the project's WSGI application inside the test's transaction (nothing listens on a port). Half the
+calls name the caller's own organization in the path, so operations get past the 404 of a random slug.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from accounts.services import do_create_token
+from config.wsgi import application
+
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "12"))
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+
+SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/", application)
+OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wsgi_in_test_transaction():
+    """Like Django's test client: keep the WSGI handler from closing the test's database connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_token(members, org, other_org) -> str:
+    _, value = do_create_token(org, actor=members["admin"], name="schemathesis")
+    return value
+
+
+def test_every_operation_is_fuzzed():
+    assert len(OPERATIONS) > 20 and all(label.split()[1].startswith("/api/") for label in OPERATIONS)
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_operation_conforms_to_the_schema(label: str, admin_token: str, org: Any, wsgi_in_test_transaction: None):
+    operation = OPERATIONS[label]
+    strategy = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+    )
+
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(case=strategy, own_org=st.booleans())
+    def run(case, own_org: bool) -> None:
+        if own_org and "org_slug" in (case.path_parameters or {}):
+            case.path_parameters["org_slug"] = org.slug
+        case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, checks=CHECKS)
+
+    run()
