@@ -324,12 +324,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # documents the error answers of every operation
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON bodies nested deeper than API_JSON_MAX_DEPTH are a 400, never a RecursionError (core/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": [
-        "core.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # The API reads JSON only (other media types: 415); bodies nested deeper than API_JSON_MAX_DEPTH are a 400,
+    # never a RecursionError (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_RATES": {"token_create": env.str("TOKEN_CREATE_RATE", default="30/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

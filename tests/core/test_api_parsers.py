@@ -73,3 +73,12 @@ def test_invalid_utf8_is_a_400(api_as, org):
         "POST", "/api/v1/orgs/acme/environments/", b'{"slug": "\xff"}', content_type="application/json"
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+
+
+def test_the_api_reads_json_only(api_as, org):
+    """Form and multipart bodies are a 415: a garbled multipart body was read as an empty (successful) PATCH."""
+    response = api_as("admin").generic(
+        "POST", "/api/v1/orgs/acme/environments/", "slug=qa&name=QA", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+    assert not Environment.objects.filter(org=org, slug="qa").exists()
