@@ -19,21 +19,31 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
-# A JSON string literal (escapes included): brackets inside strings do not nest anything.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# One linear pass over what matters for nesting: escapes (skipped whole, so an escaped quote never ends a string),
+# quotes (which enter and leave strings) and brackets (which nest only outside strings).
+_TOKEN = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
 
 
-def json_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in `text` (0 for a scalar), without recursion.
+def json_depth(text: str, stop_above: int | None = None) -> int:
+    """The deepest nesting of arrays and objects in `text` (0 for a scalar), without recursion, in linear time.
 
-    Unbalanced or malformed input gives some number; the decoder reports the syntax error afterwards.
+    Stops counting as soon as the depth exceeds `stop_above` (a deep body costs no more than its first levels).
+    Malformed input gives some number; the decoder reports the syntax error afterwards.
     """
     depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub('""', text)):
-        if match.group() in "[{":
+    in_string = False
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == '"':
+            in_string = not in_string
+        elif in_string or token[0] == "\\":
+            continue
+        elif token in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    break
         else:
             depth = max(depth - 1, 0)
     return deepest
@@ -55,7 +65,7 @@ class BoundedJSONParser(JSONParser):
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         limit = max_depth()
-        if json_depth(text) > limit:
+        if json_depth(text, stop_above=limit) > limit:
             raise ParseError(f"JSON parse error - nested deeper than {limit} levels.")
         try:
             parse_constant = json.strict_constant if self.strict else None

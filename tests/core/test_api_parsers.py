@@ -82,3 +82,14 @@ def test_the_api_reads_json_only(api_as, org):
     )
     assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
     assert not Environment.objects.filter(org=org, slug="qa").exists()
+
+
+def test_depth_scan_is_linear_on_unterminated_strings():
+    """Escaped quotes outside a string made a regex-based scan quadratic; this must finish at once."""
+    import time
+
+    text = '\\"' * 200_000
+    started = time.monotonic()
+    json_depth(text)
+    json_depth("[" * 1_000_000, stop_above=32)
+    assert time.monotonic() - started < 2
