@@ -2,10 +2,11 @@
 invalid) by an organization admin with an API token, must never answer a server error, and every response
 must match what the schema promises (body, status code, content type).
 
-One test per operation. The examples per operation are bounded (`SCHEMATHESIS_MAX_EXAMPLES`, default 20, about half
-valid and half invalid input) and derandomized, so a run is repeatable and takes a few minutes. Requests go
-through the project's WSGI application inside the test's transaction (nothing listens on a port). Half the
-generated cases name the caller's own organization in the path, so operations get past the 404 of a random slug.
+One test per operation, and one per operation without credentials. The examples per operation are bounded
+(`SCHEMATHESIS_MAX_EXAMPLES`, default 20, about half valid and half invalid input) and derandomized, so a run
+is repeatable and takes a few minutes. Requests go through the project's WSGI application inside the test's
+transaction (nothing listens on a port). Half the generated cases name the caller's own organization in the
+path, so operations get past the 404 of a random slug.
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ def test_operation_conforms_to_the_schema(label: str, admin_token: str, org: Any
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(case=st.one_of(strategies))
     def run(case) -> None:
+        case.call_and_validate(checks=CHECKS)
+
+    run()
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_operation_without_credentials_conforms_too(label: str, org: Any, wsgi_in_test_transaction: None):
+    """An anonymous caller (fewer examples): 401 in the documented shape, or the operation's own answer where it is
+    public (the token endpoint, whose body is parsed before anyone is known), never a server error."""
+    operation = OPERATIONS[label]
+    strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+
+    @settings(
+        max_examples=max(MAX_EXAMPLES // 4, 3), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=st.one_of(strategies))
+    def run(case) -> None:
+        case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         case.call_and_validate(checks=CHECKS)
 
     run()
