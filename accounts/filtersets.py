@@ -9,6 +9,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.api.filters import IsoDateTimeFilter
+
 from .choices import AuditAction
 from .models import AuditEvent, Environment, Invitation, Membership
 
@@ -69,8 +71,8 @@ class AuditEventFilterSet(django_filters.FilterSet):
     target = django_filters.CharFilter(method="filter_target", label="Target (name, or part of it)")
     environment = django_filters.CharFilter()
     request_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From (ISO 8601)")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until (ISO 8601)")
+    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="From (ISO 8601)")
+    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until (ISO 8601)")
 
     class Meta:
         model = AuditEvent

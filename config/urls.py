@@ -3,10 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.authn.views import admin_login
 from core import health
+from core.api.docs import docs_view
 from core.api.errors import json_error_view
 
 admin.site.login = admin_login  # login hardening: the admin signs in through /login/ (limits, two-factor)
@@ -20,7 +21,7 @@ urlpatterns = [
     path("", include("identity.urls")),
     path("", include("connections.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", docs_view("api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
 ]
 

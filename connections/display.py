@@ -7,11 +7,22 @@ templates; nothing here decides what a provider can do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .providers import REGISTRY, Provider
 
-__all__ = ["DISPLAY", "ProviderDisplay", "auth_method_label", "display_for", "provider_display"]
+__all__ = [
+    "DISPLAY",
+    "ProviderDisplay",
+    "auth_method_label",
+    "display_for",
+    "provider_display",
+    "provider_stylesheet",
+]
+
+_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+_CSS_UNSAFE = re.compile(r"[^a-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,15 @@ class ProviderDisplay:
     icon_is_svg: bool
     color: str
     text_color: str
+
+    @property
+    def css_class(self) -> str:
+        """The class that gives this provider's icon its colours (rules in `provider_stylesheet`).
+
+        Colours come from a stylesheet, not a `style=""` attribute: the Content-Security-Policy allows no
+        inline styles.
+        """
+        return "provider-brand-" + _CSS_UNSAFE.sub("-", self.code.lower())
 
 
 def _relative_luminance(hex_color: str) -> float:
@@ -60,6 +80,20 @@ DISPLAY: dict[str, ProviderDisplay] = {code: provider_display(spec) for code, sp
 def display_for(code: str) -> ProviderDisplay:
     """A provider's display, or a neutral one for a row whose provider left the registry."""
     return DISPLAY.get(code) or ProviderDisplay(code, code, code[:3].upper(), False, "#64748b", "#ffffff")
+
+
+def provider_stylesheet() -> str:
+    """One CSS rule per registered provider setting its icon's --brand / --brand-text (served as a static-like
+    stylesheet by `connections.views.provider_styles`). Colours that are not plain hex are left out, so a
+    declaration can never inject CSS."""
+    rules = [
+        f".{d.css_class} {{ --brand: {d.color}; --brand-text: {d.text_color}; }}"
+        for d in sorted(DISPLAY.values(), key=lambda d: d.code)
+        if _HEX_COLOR.match(d.color)
+    ]
+    return "/* Provider brand colours, generated from the provider registry (connections/display.py). */\n" + (
+        "\n".join(rules) + "\n"
+    )
 
 
 def auth_method_label(spec: Provider | None, code: str) -> str:

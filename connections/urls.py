@@ -12,6 +12,7 @@ from . import views
 CONNECTION = "o/<slug:org_slug>/connections/<slug:connection_name>/"
 
 urlpatterns = [
+    path("assets/providers.css", views.provider_styles, name="provider_styles"),
     path("o/<slug:org_slug>/connections/", views.ConnectionListView.as_view(), name="connection_list"),
     path(CONNECTION, views.ConnectionDetailView.as_view(), name="connection_detail"),
     path(f"{CONNECTION}edit/", views.ConnectionEditView.as_view(), name="connection_edit"),

@@ -22,6 +22,8 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView, View
 
 from accounts.authn import twofactor
@@ -36,7 +38,7 @@ from core import masking
 from . import oauth_flow, services
 from .advice import separation_warning
 from .choices import HealthStatusChoices
-from .display import DISPLAY, auth_method_label, display_for
+from .display import DISPLAY, auth_method_label, display_for, provider_stylesheet
 from .filtersets import ConnectionPageFilterSet
 from .forms import (
     MODE_CREATE,
@@ -65,6 +67,14 @@ NAV_SECTION = "connections"
 
 
 # --- Plan limits on the provider cards ------------------------------------------------------------
+
+
+@require_safe
+def provider_styles(request: Any) -> HttpResponse:
+    """The providers' brand colours as a stylesheet (the CSP allows no inline style): public, cacheable."""
+    response = HttpResponse(provider_stylesheet(), content_type="text/css; charset=utf-8")
+    patch_cache_control(response, public=True, max_age=3600)
+    return response
 
 
 def plan_needed(org: Any, spec: Provider) -> tuple[str, str] | None:

@@ -1,4 +1,4 @@
-"""Request id and client IP for every request, recorded by the audit trail."""
+"""Request id and client IP for every request, recorded by the audit trail; slash handling that never 500s."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 
 from . import context
+from .api.errors import json_error_view
+
+# Methods a redirect may repeat safely: a redirect of anything else would lose (or resend) its body.
+_REDIRECTABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -45,4 +50,46 @@ class RequestContextMiddleware:
         finally:
             context.reset(token)
         response["X-Request-ID"] = request.id
+        return response
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's CommonMiddleware, except that a state-changing request missing its trailing slash is a 404.
+
+    Django answers `DELETE /api/v1/.../x` (no slash) with a RuntimeError (a 500) when DEBUG is on, and with a
+    301 to the slash URL when it is off, which clients follow as a GET or drop the body of. Neither is a clear
+    answer, so a DELETE/POST/PUT/PATCH to a path that only exists with a slash is a 404 that names the right
+    path: the API's JSON error shape under /api/, the normal not-found page elsewhere. GET and HEAD still
+    get the redirect.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            response.status_code == 404
+            and request.method not in _REDIRECTABLE_METHODS
+            and self.should_redirect_with_slash(request)
+        ):
+            if request.path.startswith("/api/"):
+                return json_error_view(
+                    404, "not_found", f"Not found. API paths end with a slash: {request.path}/"
+                )
+            return response
+        return super().process_response(request, response)
+
+
+class PermissionsPolicyMiddleware:
+    """Sends `Permissions-Policy` (setting `PERMISSIONS_POLICY`) on every response that does not set its own.
+
+    The platform uses no camera, microphone, location, payment... so every such feature is off, for its pages
+    and for anything an injected frame could try.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.PERMISSIONS_POLICY
+        if policy and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = policy
         return response

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from . import conf, keys
@@ -19,7 +20,11 @@ CLAIMS_SUPPORTED = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"]
 
 
 def _public_document(view: Any) -> Any:
-    """GET/HEAD only, publicly cacheable, readable from any origin (the documents hold nothing secret)."""
+    """GET/HEAD only, publicly cacheable, readable from any origin (the documents hold nothing secret).
+
+    CSRF-exempt so that a POST (or PUT, DELETE...) is answered 405 by `require_safe`, not 403 by the CSRF check
+    that ran first: nothing here reads a cookie or changes state.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
@@ -28,7 +33,7 @@ def _public_document(view: Any) -> Any:
         response["Access-Control-Allow-Origin"] = "*"
         return response
 
-    return require_safe(wrapper)
+    return csrf_exempt(require_safe(wrapper))
 
 
 @_public_document

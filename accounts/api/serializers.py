@@ -89,6 +89,13 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 class APITokenSerializer(serializers.ModelSerializer):
     user = serializers.EmailField(source="user.email", read_only=True)
+    # Declared (not derived from the model) so the schema allows "" (no cap): read-only model fields lose allow_blank.
+    role_cap = serializers.ChoiceField(
+        choices=RoleChoices.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="When set, the token acts with at most this role; empty when it acts with the user's role.",
+    )
     is_expired = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -15,26 +15,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
+from core.api.schema import ApiErrorDetailSerializer, ApiErrorSerializer  # noqa: F401 - the error shape, documented in core
+
 from ..models import Connection, ConnectionUsage
 from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
-
-# --- Errors (documentation only: core.api.errors builds the body) ---------------------------
-
-
-class ApiErrorDetailSerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField(help_text="Machine-readable: invalid, permission_denied, plan_limit, not_found...")
-    message = serializers.CharField()
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="Per-field messages, keyed like the request body (`name`, `config.region`, `secrets.token`).",
-    )
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = ApiErrorDetailSerializer()
-
 
 # --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
 

@@ -70,6 +70,7 @@ def test_check_deploy_is_clean_in_production_settings(tmp_path):
         "LOCAL_STATE_DIR": str(tmp_path / "local"),
         "EMAIL_URL": "smtp+tls://platform:pw@smtp.example.com:587",
         "CACHE_URL": "redis://127.0.0.1:6379/4",
+        "OIDC_ISSUER_URL": "https://platform.example.com",  # identity.E002: https with DEBUG off
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = _run(["check", "--deploy", "--fail-level", "WARNING"], env)

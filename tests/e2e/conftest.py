@@ -8,6 +8,10 @@ started, and Django's ORM refuses to run under a running loop unless DJANGO_ALLO
 set. Both are therefore scoped to this package (not the session): set before Playwright starts,
 undone when it stops, so neither leaks into the other tests of a full run (a subprocess running
 `manage.py check --deploy` would otherwise inherit the flag and fail).
+
+Every context reports Content-Security-Policy violations (the page's `securitypolicyviolation` events, and
+chromium's "Refused to ..." console errors) to the test: a test whose pages violate the policy fails, so the
+policy the platform sends is one its pages actually satisfy.
 """
 
 from __future__ import annotations
@@ -56,21 +60,57 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+# Runs in every page before its own scripts (Playwright injects it outside the page's CSP) and reports each
+# violation through the binding below, which outlives navigations.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} on ${event.documentURI}` +
+    (event.sourceFile ? ` (${event.sourceFile}:${event.lineNumber})` : "") +
+    (event.sample ? ` sample: ${event.sample}` : "")
+  );
+});
+"""
+
+
+def watch_csp(context: BrowserContext, violations: list[str]) -> None:
+    """Collect the context's CSP violations (events and console errors) into `violations`."""
+    context.expose_binding("__reportCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("console", on_console)
+
+
 @pytest.fixture
-def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    """Make isolated browser contexts (own cookies); all are closed after the test."""
+def csp_violations() -> list[str]:
+    """The CSP violations reported so far by this test's browser contexts (a test may assert on it early)."""
+    return []
+
+
+@pytest.fixture
+def new_context(browser: Browser, csp_violations: list[str]) -> Iterator[Callable[..., BrowserContext]]:
+    """Make isolated browser contexts (own cookies); all are closed after the test, which fails if any page
+    reported a Content-Security-Policy violation."""
     contexts: list[BrowserContext] = []
 
     def make(**options) -> BrowserContext:
         options.setdefault("viewport", DESKTOP)
         context = browser.new_context(**options)
         context.set_default_timeout(10_000)
+        watch_csp(context, csp_violations)
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
+        if context.pages:
+            context.pages[0].wait_for_timeout(50)  # let the last page's violation reports reach the binding
         context.close()
+    assert not csp_violations, "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture
