@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, QuerySet
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -122,6 +122,19 @@ def taken_environments(org: Any, provider: str, exclude: Connection | None = Non
         rows = rows.exclude(connection=exclude)
     return dict(rows.values_list("environment__slug", "connection__name"))
 
+
+
+def leave_for_authorization(request: HttpRequest, url: str, provider_label: str) -> HttpResponse:
+    """Send the browser to the provider's authorize URL after a form POST.
+
+    Not a 302: the page's Content-Security-Policy (`form-action 'self'`) also covers where a form's
+    redirect goes, and a self-managed GitLab's address is only known once the form is posted. A page that
+    navigates on its own (meta refresh, with a link for the rare browser that ignores it) is not a form
+    submission, so the policy stays strict.
+    """
+    response = render(request, "connections/oauth_leave.html", {"authorize_url": url, "provider_label": provider_label})
+    response["Cache-Control"] = "no-store"
+    return response
 
 class ConnectionServiceMixin:
     """`run_service` for connection forms: service errors keyed `config.x`/`secrets.x` land on field
@@ -347,7 +360,7 @@ class ConnectionCreateView(ConnectionServiceMixin, OrgFormView):
         except OAuthUnavailable as exc:
             form.add_error(None, str(exc))
             return self.form_invalid(form)
-        return HttpResponseRedirect(url)
+        return leave_for_authorization(self.request, url, self.spec.label)
 
     def service_arguments(self, form: ConnectionForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
         data = form.cleaned_data
@@ -568,7 +581,7 @@ class ConnectionOAuthView(ConnectionActionMixin, OrgFormView):
         except ValueError:
             messages.error(self.request, f"The {connection.auth_method} method has no OAuth flow.")
             return HttpResponseRedirect(self.detail_url())
-        return HttpResponseRedirect(url)
+        return leave_for_authorization(self.request, url, connection.provider_spec.label)
 
 
 FLOW_UNKNOWN = (

@@ -30,7 +30,9 @@ def send_on_commit(task: Task, *args: Any, **kwargs: Any) -> AsyncResult:
     ATOMIC_REQUESTS is off).
     """
     if task.app.conf.task_always_eager:
-        return task.delay(*args, **kwargs)
+        # `apply` runs the task here without touching the broker's connection pool (`delay` acquires
+        # a producer even in eager mode, which fails once a pool was closed, e.g. by a worker's shutdown).
+        return task.apply(args=args, kwargs=kwargs)
     task_id = uuid()
     transaction.on_commit(lambda: task.apply_async(args, kwargs, task_id=task_id))
     return task.AsyncResult(task_id)

@@ -343,10 +343,12 @@ INVALID_CASES: list[tuple[str, str, str, Any]] = [
     ("github", "pat", "token", "ghp_tooShort0123456789"),
     ("github", "pat", "token", "Bearer ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
     ("github", "oauth", "token", "ghr_0123456789abcdefghijklmnopqrstuvwxyz"),
+    ("github", "oauth", "refresh_token", "ghr_0123456789 abcdefghijklmnop qrstuvwxyz"),
     ("gitlab", "pat", "base_url", "http://gitlab.example.com"),
     ("gitlab", "pat", "organization", "platform/infra.git"),
     ("gitlab", "pat", "token", "glrt-0123456789abcdefghij"),
     ("gitlab", "oauth", "token", "has spaces in the token value"),
+    ("gitlab", "oauth", "refresh_token", "short"),
     # registries
     ("dockerhub", "pat", "namespace", "Acme_Corp"),
     ("dockerhub", "pat", "registry_url", "ftp://registry.example.com"),
