@@ -103,11 +103,11 @@ def test_api_queued_validation_answers_202(api_as, aws_connection, members, monk
     role = add_aws_role(aws_connection, members, f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/Tf")
     sent: list[tuple] = []
 
-    def delay(*args: Any) -> AsyncResult:
-        sent.append(args)
+    def apply(args: tuple = (), kwargs: dict | None = None, **options: Any) -> AsyncResult:
+        sent.append((*args, *(kwargs or {}).values()))
         return AsyncResult("queued")
 
-    monkeypatch.setattr(validate_role_task, "delay", delay)
+    monkeypatch.setattr(validate_role_task, "apply", apply)  # eager mode sends through `apply`
     response = api_as("provisioner").post(roles_url(aws_connection, role.pk, "validate"))
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
