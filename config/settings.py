@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "accounts",
     "connections",
     "identity",
+    "vpn",
 ]
 
 MIDDLEWARE = [
@@ -245,7 +246,18 @@ if not CELERY_BROKER_URL:
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
 HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
 CONNECTION_CHECK_TIMEOUT = env.float("CONNECTION_CHECK_TIMEOUT", default=10.0)
+# Site-to-site VPNs (vpn app): in the platform's own AWS account (default boto3 credential chain).
+VPN_AWS_REGION = env.str("VPN_AWS_REGION", default="us-east-1")
+VPN_VPC_ID = env.str("VPN_VPC_ID", default="")
+VPN_VPC_CIDR = env.str("VPN_VPC_CIDR", default="10.250.0.0/16")
+VPN_TUNNEL_HOURLY_PRICE = env.float("VPN_TUNNEL_HOURLY_PRICE", default=0.025)
+VPN_HEALTH_CHECK_INTERVAL_SECONDS = env.int("VPN_HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
+    "vpn-health-sweep": {
+        "task": "vpn.tasks.vpn_health_sweep",
+        "schedule": VPN_HEALTH_CHECK_INTERVAL_SECONDS,
+        "options": {"expires": VPN_HEALTH_CHECK_INTERVAL_SECONDS},
+    },
     "connection-health-sweep": {
         "task": "connections.tasks.health_sweep",
         "schedule": HEALTH_CHECK_INTERVAL_SECONDS,

@@ -33,6 +33,7 @@ from connections.secrets import is_placeholder
 from . import services
 from .choices import HealthStatusChoices
 from .display import DISPLAY, auth_method_label, display_for
+from .extensions import badges_for, detail_panels
 from .filtersets import ConnectionPageFilterSet
 from .forms import (
     MODE_CREATE,
@@ -207,6 +208,7 @@ class ConnectionListView(OrgPageMixin, TemplateView):
             connection.display = display_for(connection.provider)
             connection.auth_label = auth_method_label(spec, connection.auth_method)
             connection.facts = connection.summary() if spec is not None else []
+        badges_for(cards)  # e.g. the VPN status of on-prem connections (registered by the vpn app)
         query = self.request.GET
         context.update(
             filter_form=form,
@@ -368,6 +370,7 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
             trust=trust_policy_panel(connection),
+            extra_panels=detail_panels(connection, self.actor),
         )
         return context
 
