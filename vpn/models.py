@@ -23,7 +23,7 @@ from connections.models import Connection
 
 from .choices import HOURS_PER_MONTH, VpnStatusChoices
 
-__all__ = ["VpnConnection", "estimated_monthly_cost"]
+__all__ = ["VpnConnection", "connections_by_network", "estimated_monthly_cost"]
 
 
 def estimated_monthly_cost() -> Decimal:
@@ -110,3 +110,14 @@ class VpnConnection(OrgScopedModel):
             config__subnet=self.onprem_subnet,
             config__public_ip=self.public_ip,
         ).order_by("name")
+
+
+def connections_by_network(org_ids: Any) -> dict[tuple[str, str], list[str]]:
+    """(subnet, public IP) -> names of the on-prem connections there, for a page of VPNs in one query."""
+    rows = (
+        Connection.objects.filter(org_id__in=org_ids, category="on_prem").order_by("name").values_list("name", "config")
+    )
+    out: dict[tuple[str, str], list[str]] = {}
+    for name, config in rows:
+        out.setdefault((str(config.get("subnet", "")), str(config.get("public_ip", ""))), []).append(name)
+    return out
