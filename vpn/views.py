@@ -109,7 +109,7 @@ class VpnConfirmMixin(VpnObjectMixin):
 
     template_name = "vpn/vpn_confirm.html"
     form_class = ConfirmForm
-    vpn_action = Action.MANAGE_VPN
+    required_action = vpn_action = Action.MANAGE_VPN  # refused before the VPN is looked up, like the API
     verb = ""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class VpnHealthCheckView(VpnConfirmMixin, OrgFormView):
 class RouterConfigDownloadView(VpnObjectMixin, OrgPageMixin, View):
     """GET: the vendor's configuration as an attachment (provisioners and admins; audited, keys never logged)."""
 
-    vpn_action = Action.DOWNLOAD_ROUTER_CONFIG
+    required_action = vpn_action = Action.DOWNLOAD_ROUTER_CONFIG
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
