@@ -31,13 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def vpn_backend() -> site_vpn.VpnBackend:
-    """The backend for the configured region and VPC (VPN_AWS_REGION, VPN_VPC_ID / VPN_VPC_CIDR)."""
-    return site_vpn.backend(
-        region=settings.VPN_AWS_REGION,
-        vpc_id=settings.VPN_VPC_ID,
-        vpc_cidr=settings.VPN_VPC_CIDR,
-        timeout=float(settings.CONNECTION_CHECK_TIMEOUT),
-    )
+    """The backend in the configured region and VPC (its settings are read by the provider package)."""
+    return site_vpn.backend(timeout=float(settings.CONNECTION_CHECK_TIMEOUT))
 
 
 def _check_recorder(actor: Any, vpn: VpnConnection) -> None:
@@ -146,7 +141,7 @@ def do_record_provisioned(vpn: VpnConnection, result: Any, *, actor: Any) -> Vpn
     _check_recorder(actor, vpn)
     vpn = _locked(vpn)
     ring = crypto.KeyRing.from_settings()
-    vpn.vpc_id, vpn.vpc_cidr = result.vpc_id, result.vpc_cidr
+    vpn.region, vpn.vpc_id, vpn.vpc_cidr = result.region, result.vpc_id, result.vpc_cidr
     vpn.vpn_gateway_id, vpn.customer_gateway_id = result.vpn_gateway_id, result.customer_gateway_id
     vpn.vpn_connection_id, vpn.route_table_ids = result.vpn_connection_id, list(result.route_table_ids)
     first, second = result.tunnels

@@ -8,6 +8,7 @@ are in `vpn_contract`; another backend would be chosen here.
 from __future__ import annotations
 
 from .aws.vpn import TAG_KEY, SiteToSiteVpn
+from .config import setting
 from .vpn_contract import ProvisionResult, TunnelDetails, TunnelHealth, VpnBackend, VpnBackendError, VpnHealth
 
 __all__ = [
@@ -22,6 +23,12 @@ __all__ = [
 ]
 
 
-def backend(*, region: str, vpc_id: str = "", vpc_cidr: str = "", timeout: float = 10.0) -> VpnBackend:
-    """The platform's VPN backend for `region` (in VPC `vpc_id`, or one it creates or finds with `vpc_cidr`)."""
-    return SiteToSiteVpn(region=region, vpc_id=vpc_id, vpc_cidr=vpc_cidr, timeout=timeout)
+def backend(*, timeout: float = 10.0) -> VpnBackend:
+    """The platform's VPN backend: region VPN_AWS_REGION, in VPC VPN_VPC_ID (or one it finds or creates
+    with VPN_VPC_CIDR); each call may take `timeout` seconds."""
+    return SiteToSiteVpn(
+        region=setting("VPN_AWS_REGION"),
+        vpc_id=setting("VPN_VPC_ID"),
+        vpc_cidr=setting("VPN_VPC_CIDR"),
+        timeout=timeout,
+    )

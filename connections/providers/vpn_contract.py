@@ -48,6 +48,7 @@ class TunnelDetails:
 class ProvisionResult:
     """What provisioning made (or found): resource ids, both tunnels, and what could not be done."""
 
+    region: str
     vpc_id: str
     vpc_cidr: str
     vpn_gateway_id: str

@@ -22,7 +22,7 @@ def test_provision_creates_one_of_each_resource_and_opens_the_subnet(vpn_setting
     assert vpn.status == VpnStatusChoices.ACTIVE, vpn.status_detail
     assert "create_vpn_connection_route is not supported" in vpn.status_detail
     assert vpn.vpn_gateway_id.startswith("vgw-") and vpn.customer_gateway_id.startswith("cgw-")
-    assert vpn.vpn_connection_id.startswith("vpn-") and vpn.vpc_id.startswith("vpc-")
+    assert vpn.vpn_connection_id.startswith("vpn-") and vpn.vpc_id.startswith("vpc-") and vpn.region == "us-east-1"
     assert vpn.tunnel1_outside_ip and vpn.tunnel1_inside_cidr.endswith("/30")
     assert MOTO_PSK not in vpn.psk_envelope and set(vpn.psk_fingerprints) == {"tunnel1", "tunnel2"}
     resources = tagged(ec2, str(vpn.pk))

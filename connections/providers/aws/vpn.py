@@ -239,6 +239,7 @@ class SiteToSiteVpn:
                 "AWS returned no customer gateway configuration yet.", step="read the tunnels", transient=True
             )
         return ProvisionResult(
+            region=self.region,
             vpc_id=vpc_id,
             vpc_cidr=vpc_cidr,
             vpn_gateway_id=vgw_id,
