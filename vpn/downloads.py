@@ -15,6 +15,7 @@ from django.db import transaction
 from accounts.audit import record_event
 from accounts.choices import AuditAction
 from accounts.policy import Action, check
+from core import masking
 
 from . import router_configs
 from .models import VpnConnection
@@ -69,7 +70,10 @@ def do_download_router_config(vpn: VpnConnection, *, actor: Any, vendor: str) ->
     if not vpn.psk_envelope or not vpn.tunnel1_outside_ip:
         raise ValidationError({"non_field_errors": "The VPN is not provisioned yet: there is no tunnel to configure."})
     spec = router_configs.VENDORS[vendor]
-    content = router_configs.render(vendor, build_input(vpn))
+    data = build_input(vpn)
+    # Should anything log while rendering (a renderer's error, a warning), the keys come out masked.
+    with masking.registered([t.psk for t in data.tunnels]):
+        content = router_configs.render(vendor, data)
     record_event(
         org=vpn.org,
         action=AuditAction.VPN_ROUTER_CONFIG_DOWNLOADED,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Organization
+from accounts.models import Organization, User
 from tests.vpn.conftest import MOTO_PSK
+from vpn import services
 from vpn.models import VpnConnection
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +53,13 @@ def test_plan_message_on_other_plans(client_as, org, vpn):
     assert response.status_code == 200 and "need the Enterprise plan" in response.content.decode()
     vpn.refresh_from_db()
     assert vpn.status == "pending"
+
+
+def test_admin_site_shows_the_vpn_without_keys(vpn_settings, members, vpn, client):
+    services.do_request_provision(vpn, actor=members["admin"])
+    operator = User.objects.create_superuser(email="ops@platform.test", password="x-very-long-password-1")
+    client.force_login(operator)
+    page = client.get(f"/admin/vpn/vpnconnection/{vpn.pk}/change/")
+    assert page.status_code == 200
+    assert MOTO_PSK not in page.content.decode() and "psk_envelope" not in page.content.decode()
+    assert MOTO_PSK not in client.get("/admin/vpn/vpnconnection/").content.decode()
