@@ -4,7 +4,8 @@
   way a private on-prem address becomes reachable for their tests and runs;
 * connection cards: the VPN status badge of each on-prem connection (one query per page of cards);
 * connection page: a VPN panel (status, cost, Provision VPN);
-* connection test: the on-prem connection's Test says how the VPN's tunnels are.
+* connection test: the on-prem connection's Test says how the VPN's tunnels are;
+* deletion preview: deleting an on-prem connection keeps its VPN, and says so.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from connections.extensions import (
 )
 from connections.models import Connection
 from connections.networks import register_private_networks
+from connections.services import DependentGroup, register_deletion_dependent
 
 from .choices import VpnStatusChoices
 from .models import VpnConnection, estimated_monthly_cost
 from .provisioning import describe_health
 from .services import ON_PREM, vpn_for_connection
 
-__all__ = ["active_vpn_networks", "vpn_badges", "vpn_check_note", "vpn_panel"]
+__all__ = ["active_vpn_networks", "vpn_badges", "vpn_check_note", "vpn_dependent", "vpn_panel"]
 
 
 def _pair(connection: Connection) -> tuple[str, str] | None:
@@ -85,6 +87,14 @@ def vpn_panel(connection: Connection, actor: Any) -> Panel | None:
         "may_manage": can(actor, Action.MANAGE_VPN, connection.org),
     }
     return Panel("vpn/_connection_panel.html", context)
+
+
+@register_deletion_dependent
+def vpn_dependent(connection: Connection) -> DependentGroup:
+    """Deleting an on-prem connection keeps its VPN (other connections may share it): the preview says so."""
+    vpn = vpn_for_connection(connection)
+    items = [f"{vpn.name} ({vpn.get_status_display().lower()}): kept; destroy it on its page"] if vpn else []
+    return DependentGroup("vpn", "Site-to-site VPN", False, items, len(items))
 
 
 @register_check_note

@@ -22,6 +22,7 @@ from accounts.policy import Action, check
 from connections.models import Connection
 from connections.providers import FieldError
 from connections.providers import validators as v
+from connections.providers.base import ROUTER_VENDOR_CHOICES
 from connections.services import PLAN_LABELS, PlanLimitError
 from core.queue import send_on_commit
 
@@ -78,6 +79,9 @@ def do_create_vpn(
     check(actor, Action.MANAGE_VPN, org)
     check_plan_allows_vpn(org)
     subnet, ip = clean_network(onprem_subnet, public_ip)
+    if router_vendor and router_vendor not in dict(ROUTER_VENDOR_CHOICES):
+        allowed = ", ".join(dict(ROUTER_VENDOR_CHOICES))
+        raise ValidationError({"router_vendor": f"Select a valid choice: {allowed}."})
     existing = VpnConnection.objects.filter(org=org, onprem_subnet=subnet, public_ip=ip).first()
     if existing is not None:
         return existing

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from accounts.models import Organization
 from connections.models import Connection
 from connections.networks import reachable_private_networks
+from connections.services import deletion_preview
 from connections.verification import run_check
 from tests.connections.conftest import create_connection
 from tests.vpn.conftest import SUBNET
@@ -52,3 +53,9 @@ def test_seed_demo_adds_an_onprem_connection_ready_for_a_vpn(capsys):
     connection = Connection.objects.get(org=org, name="proxmox-lab")
     assert connection.category == "on_prem" and org.plan == "enterprise"
     assert "proxmox-lab" in capsys.readouterr().out
+
+
+def test_deleting_a_connection_keeps_its_vpn_and_says_so(onprem, vpn, members):
+    preview = deletion_preview(onprem, actor=members["admin"]).as_dict()
+    assert preview["can_delete"] is True
+    assert "kept; destroy it on its page" in preview["will_delete"]["vpn"]["items"][0]
