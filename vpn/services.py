@@ -195,6 +195,7 @@ def do_request_destroy(vpn: VpnConnection, *, actor: Any) -> Any:
 def do_request_health_check(vpn: VpnConnection, *, actor: Any) -> Any:
     """Tunnel states from the cloud and the hypervisors' own tests; saved on the VPN (eager: on return)."""
     check(actor, Action.MANAGE_VPN, vpn)
+    vpn = VpnConnection.objects.get(pk=vpn.pk)  # the caller's copy may predate the provisioning
     if vpn.status not in UP_STATUSES and not vpn.vpn_connection_id:
         raise ValidationError({"non_field_errors": "The VPN is not provisioned: there are no tunnels to check."})
     return send_on_commit(health_check_vpn_task, str(vpn.pk), _user_id(actor))
