@@ -63,3 +63,15 @@ def test_admin_site_shows_the_vpn_without_keys(vpn_settings, members, vpn, clien
     assert page.status_code == 200
     assert MOTO_PSK not in page.content.decode() and "psk_envelope" not in page.content.decode()
     assert MOTO_PSK not in client.get("/admin/vpn/vpnconnection/").content.decode()
+
+
+def test_vpn_list_page_queries_do_not_grow(client_as, org, onprem, django_assert_max_num_queries):
+    client = client_as("viewer")
+    VpnConnection.objects.create(org=org, onprem_subnet="192.168.1.0/24", public_ip="81.2.69.142")
+    with django_assert_max_num_queries(30) as few:
+        assert client.get("/o/acme/vpn/").status_code == 200
+    for i in range(2, 12):
+        VpnConnection.objects.create(org=org, onprem_subnet=f"192.168.{i}.0/24", public_ip="81.2.69.142")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get("/o/acme/vpn/")
+    assert page.content.decode().count("81.2.69.142</code>") == 11

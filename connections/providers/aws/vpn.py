@@ -34,7 +34,7 @@ TAG_KEY = "platform:vpn-id"
 #: The tag on the VPC the platform creates when no VPN_VPC_ID is configured (shared by every VPN).
 VPC_TAG_KEY = "platform:vpn-vpc"
 GONE = ("deleted", "deleting")
-DETACH_WAIT_SECONDS = 60
+ATTACHMENT_WAIT_SECONDS = 60
 
 
 def _tags(resource_type: str, vpn_id: str) -> list[dict[str, Any]]:
@@ -199,6 +199,7 @@ class SiteToSiteVpn:
         )
         if not attached:
             self._call("attach the VPN gateway to the VPC", "attach_vpn_gateway", VpcId=vpc_id, VpnGatewayId=vgw_id)
+            self._wait_attachment(vpn_id, vpc_id, "attached")
         customer = (
             self._find_customer_gateway(vpn_id)
             or self._call(
@@ -326,7 +327,7 @@ class SiteToSiteVpn:
                     self._call(
                         "detach the VPN gateway", "detach_vpn_gateway", VpcId=attachment["VpcId"], VpnGatewayId=vgw_id
                     )
-            self._wait_detached(vpn_id)
+                    self._wait_attachment(vpn_id, attachment["VpcId"], "detached")
             self._call("delete the VPN gateway", "delete_vpn_gateway", VpnGatewayId=vgw_id)
         customer = self._find_customer_gateway(vpn_id)
         if customer is not None:
@@ -357,16 +358,23 @@ class SiteToSiteVpn:
                         DestinationCidrBlock=onprem_subnet,
                     )
 
-    def _wait_detached(self, vpn_id: str, sleep: Callable[[float], None] = time.sleep) -> None:
-        """AWS refuses to delete a gateway that is still detaching; it takes seconds, so poll briefly."""
-        deadline = time.monotonic() + DETACH_WAIT_SECONDS
+    def _wait_attachment(
+        self, vpn_id: str, vpc_id: str, state: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        """Attaching and detaching take AWS seconds, and propagation (or deletion) needs them finished:
+        poll briefly, then say so (a retry picks up from there)."""
+        deadline = time.monotonic() + ATTACHMENT_WAIT_SECONDS
         while time.monotonic() < deadline:
             gateway = self._find_gateway(vpn_id)
-            if gateway is None or all(a.get("State") == "detached" for a in gateway.get("VpcAttachments") or []):
+            attachments = [a for a in (gateway or {}).get("VpcAttachments") or [] if a.get("VpcId") == vpc_id]
+            if gateway is None or all(a.get("State") == state for a in attachments):
                 return
             sleep(2)
+        verb = "attach" if state == "attached" else "detach"
         raise VpnBackendError(
-            "The VPN gateway is still detaching; try again in a minute.", step="detach the VPN gateway", transient=True
+            f"The VPN gateway is still {verb}ing; try again in a minute.",
+            step=f"{verb} the VPN gateway",
+            transient=True,
         )
 
     def tagged_resources(self, vpn_id: str) -> list[tuple[str, str, str]]:
