@@ -26,6 +26,8 @@ from .downloads import do_download_router_config, vendor_choices
 from .models import VpnConnection, connections_by_network, estimated_monthly_cost
 
 NAV_SECTION = "vpn"
+# On-prem connections name the router's maker; the configuration of a Ubiquiti router is EdgeOS syntax.
+VENDOR_OF_ROUTER = {"ubiquiti": "edgeos"}
 
 
 def vpn_queryset(view: OrgPageMixin) -> QuerySet:
@@ -97,6 +99,7 @@ class VpnDetailView(VpnObjectMixin, OrgPageMixin, TemplateView):
         context.update(
             used_by=list(vpn.connections_using().values_list("name", flat=True)),
             vendors=vendor_choices(),
+            preferred_vendor=VENDOR_OF_ROUTER.get(vpn.router_vendor, vpn.router_vendor),
             provisioned=bool(vpn.tunnel1_outside_ip) and vpn.status in UP_STATUSES,
             destroyable=vpn.status not in (VpnStatusChoices.DESTROYED, VpnStatusChoices.DESTROYING),
             plan_message=_plan_message(self.org),

@@ -68,6 +68,8 @@ def test_destroy_leaves_no_live_tagged_resource_and_is_idempotent(vpn_settings, 
     assert not vpn.psk_envelope and not vpn.vpn_connection_id
     resources = tagged(ec2, str(vpn.pk))
     states = {state for rows in resources.values() for _id, state in rows}
+    tables = ec2.describe_route_tables()["RouteTables"]
+    assert not any(r.get("DestinationCidrBlock") == SUBNET for t in tables for r in t["Routes"])
     assert states == {"deleted"} and all(resources.values())
     # Destroying again (a retried task) finds nothing to delete and says so calmly.
     VpnConnection.objects.filter(pk=vpn.pk).update(status=VpnStatusChoices.ACTIVE)
