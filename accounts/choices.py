@@ -81,6 +81,7 @@ class AuditAction(models.TextChoices):
     VPN_DESTROY_FAILED = "vpn.destroy_failed", "VPN teardown failed"
     VPN_HEALTH_CHECKED = "vpn.health_checked", "VPN health checked"
     VPN_ROUTER_CONFIG_DOWNLOADED = "vpn.router_config_downloaded", "Router configuration downloaded"
+    VPN_KEY_REWRAPPED = "vpn.key_rewrapped", "VPN keys' data key re-wrapped"
     # The platform's OIDC issuer (platform-level events: no organization)
     OIDC_KEY_CREATED = "oidc_key.created", "OIDC signing key created"
     OIDC_KEY_ROTATED = "oidc_key.rotated", "OIDC signing key rotated"

@@ -136,6 +136,21 @@ def load_psks(vpn: VpnConnection) -> list[str]:
 
 
 @transaction.atomic(durable=True)
+def do_rewrap_vpn_psks(vpn_pk: Any, *, ring: crypto.KeyRing) -> bool:
+    """Re-wrap one VPN's keys to the ring's primary key (`manage.py rotate_vpn_keys`, like connection
+    secrets); False when there is nothing to do, so re-runs are cheap and safe."""
+    vpn = VpnConnection.objects.select_for_update().select_related("org").filter(pk=vpn_pk).first()
+    if vpn is None or not vpn.psk_envelope or not crypto.needs_rewrap(vpn.psk_envelope, ring):
+        return False
+    old_kid = crypto.envelope_kid(vpn.psk_envelope)
+    envelope = crypto.rewrap(vpn.psk_envelope, context=_psk_context(vpn), ring=ring)
+    VpnConnection.objects.filter(pk=vpn.pk).update(psk_envelope=envelope, psk_key_id=ring.primary.kid)
+    record_event(org=vpn.org, action=AuditAction.VPN_KEY_REWRAPPED, target=vpn,
+                 details={"old_key_id": old_kid, "new_key_id": ring.primary.kid})  # fmt: skip
+    return True
+
+
+@transaction.atomic(durable=True)
 def do_record_provisioned(vpn: VpnConnection, result: Any, *, actor: Any) -> VpnConnection:
     """Save what provisioning made: ids, tunnels (keys encrypted), and the status its state gives."""
     _check_recorder(actor, vpn)
