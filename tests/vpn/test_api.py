@@ -8,6 +8,7 @@ import json
 import pytest
 
 from accounts.models import AuditEvent, Organization
+from tests.connections.conftest import create_connection
 from tests.vpn.conftest import MOTO_PSK, PUBLIC_IP, SUBNET
 from vpn.models import VpnConnection
 
@@ -100,3 +101,25 @@ def test_list_queries_do_not_grow_with_vpns(api_as, org, members, django_assert_
         VpnConnection.objects.create(org=org, onprem_subnet=f"192.168.{i}.0/24", public_ip="81.2.69.142")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get(BASE).json()["results"]) == 12
+
+
+def test_bad_filters_and_non_onprem_connections_are_400(api_as, org, members):
+    client = api_as("admin")
+    assert client.get(BASE, {"status": "bogus"}).status_code == 400
+    create_connection(org, "github", name="gh-acme")
+    response = client.post(BASE, {"connection": "gh-acme"}, format="json")
+    assert response.status_code == 400
+    assert "not an on-prem connection" in response.json()["error"]["fields"]["connection"][0]
+    assert client.post(BASE, {"connection": "nope"}, format="json").status_code == 400
+    assert client.post(BASE, {}, format="json").status_code == 400
+
+
+def test_a_forged_forwarded_for_does_not_change_the_audited_address(vpn_settings, api_as, vpn, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    client = api_as("admin")
+    client.post(f"{BASE}{vpn.pk}/provision/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.66")
+    client.get(f"{BASE}{vpn.pk}/router-config/", {"vendor": "other"}, HTTP_X_FORWARDED_FOR="203.0.113.66")
+    events = AuditEvent.objects.filter(target_id=str(vpn.pk), action__in=["vpn.provision_requested",
+                                                                          "vpn.router_config_downloaded"])  # fmt: skip
+    assert events.count() == 2
+    assert set(events.values_list("client_ip", flat=True)) == {"127.0.0.1"}
