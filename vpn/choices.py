@@ -13,10 +13,6 @@ class VpnStatusChoices(models.TextChoices):
     DESTROYED = "destroyed", "Destroyed"
 
 
-#: Statuses from which a provision may start (again): a retry after an error, a re-provision after destroy.
-PROVISIONABLE = frozenset(
-    {VpnStatusChoices.PENDING, VpnStatusChoices.ERROR, VpnStatusChoices.DESTROYED, VpnStatusChoices.PROVISIONING}
-)
 #: Statuses whose tunnels exist in the cloud: health checks and the private-network registry use them.
 UP_STATUSES = frozenset({VpnStatusChoices.ACTIVE, VpnStatusChoices.TUNNEL_DOWN})
 #: Hours in a month, as AWS prices it.
