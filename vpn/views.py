@@ -101,6 +101,9 @@ class VpnDetailView(VpnObjectMixin, OrgPageMixin, TemplateView):
             vendors=vendor_choices(),
             preferred_vendor=VENDOR_OF_ROUTER.get(vpn.router_vendor, vpn.router_vendor),
             provisioned=bool(vpn.tunnel1_outside_ip) and vpn.status in UP_STATUSES,
+            # A VPN AWS is still creating (pending) can be checked too: that is how it becomes active.
+            checkable=bool(vpn.vpn_connection_id)
+            and vpn.status in (*UP_STATUSES, VpnStatusChoices.PROVISIONING, VpnStatusChoices.ERROR),
             destroyable=vpn.status not in (VpnStatusChoices.DESTROYED, VpnStatusChoices.DESTROYING),
             plan_message=_plan_message(self.org),
         )
