@@ -48,12 +48,25 @@ def _failure(exc: site_vpn.VpnBackendError) -> str:
 # --- the work ---------------------------------------------------------------------------------------
 
 
-def run_provision(vpn: VpnConnection, *, actor: Any) -> VpnConnection:
-    """Create (or find) every resource of the VPN and record the result; a cloud error becomes `error`."""
+class VpnBackendUnavailable(ConnectionError):
+    """AWS could not be reached (a transport failure): a worker retries the task with backoff; the VPN
+    stays `provisioning` and its status detail says so. A ConnectionError, so Celery's autoretry takes it."""
+
+
+def run_provision(vpn: VpnConnection, *, actor: Any, retry_transient: bool = False) -> VpnConnection:
+    """Create (or find) every resource of the VPN and record the result; a cloud error becomes `error`.
+
+    With `retry_transient` (a worker with retries left), an unreachable endpoint is noted on the VPN and
+    raised as `VpnBackendUnavailable` for Celery to retry; every step looks before it creates, so the
+    retry picks up where this run stopped. In eager mode the person who asked sees `error` at once.
+    """
     try:
         result = vpn_backend().provision(str(vpn.pk), public_ip=vpn.public_ip, onprem_subnet=vpn.onprem_subnet)
     except site_vpn.VpnBackendError as exc:
         logger.warning("Provisioning VPN %s failed at %s.", vpn.pk, exc.step or "an unknown step")
+        if exc.transient and retry_transient:
+            do_record_retrying(vpn, actor=actor, message=_failure(exc))
+            raise VpnBackendUnavailable(exc.step or "provision") from None
         return do_record_failure(vpn, actor=actor, what="provision", message=_failure(exc))
     return do_record_provisioned(vpn, result, actor=actor)
 
@@ -193,6 +206,18 @@ def do_record_failure(vpn: VpnConnection, *, actor: Any, what: str, message: str
     vpn.save(update_fields=["status", "status_detail", "updated_at"])
     action = AuditAction.VPN_PROVISION_FAILED if what == "provision" else AuditAction.VPN_DESTROY_FAILED
     record_event(org=vpn.org, action=action, actor=actor, target=vpn, details={"message": vpn.status_detail})
+    return vpn
+
+
+@transaction.atomic(durable=True)
+def do_record_retrying(vpn: VpnConnection, *, actor: Any, message: str) -> VpnConnection:
+    """Still provisioning: AWS was unreachable and the worker will try again (the reason is kept)."""
+    _check_recorder(actor, vpn)
+    vpn = _locked(vpn)
+    vpn.status_detail = f"{message[:1900]} Retrying shortly."
+    vpn.save(update_fields=["status_detail", "updated_at"])
+    record_event(org=vpn.org, action=AuditAction.VPN_PROVISION_FAILED, actor=actor, target=vpn,
+                 details={"message": vpn.status_detail, "retrying": True})  # fmt: skip
     return vpn
 
 

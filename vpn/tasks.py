@@ -17,7 +17,10 @@ from accounts.models import User
 
 from .choices import VpnStatusChoices
 from .models import VpnConnection
-from .provisioning import run_destroy, run_health_check, run_provision, sweep_health
+from .provisioning import VpnBackendUnavailable, run_destroy, run_health_check, run_provision, sweep_health
+
+#: Seconds before the first retry of a provisioning that could not reach AWS (then doubled each time).
+RETRY_BACKOFF = 5
 
 __all__ = ["destroy_vpn_task", "health_check_vpn_task", "provision_vpn_task", "vpn_health_sweep"]
 
@@ -29,12 +32,19 @@ def _load(vpn_id: str, actor_user_id: int | None) -> tuple[VpnConnection | None,
     return vpn, User.objects.filter(pk=actor_user_id, is_active=True).first()
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, VpnBackendUnavailable),
+    retry_backoff=RETRY_BACKOFF,
+    max_retries=3,
+)
 def provision_vpn_task(self: Any, vpn_id: str, actor_user_id: int | None = None) -> str | None:
     vpn, actor = _load(vpn_id, actor_user_id)
     if vpn is None or actor is None or vpn.status != VpnStatusChoices.PROVISIONING:
         return None  # gone, its requester gone, or superseded (a destroy was asked since)
-    return run_provision(vpn, actor=actor).status
+    retry = not self.request.is_eager and self.request.retries < self.max_retries
+    return run_provision(vpn, actor=actor, retry_transient=retry).status
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

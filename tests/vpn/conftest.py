@@ -4,6 +4,7 @@ router-configuration renderers when `vpn.router_configs` (built on its own branc
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
 import types
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import boto3
 import pytest
 
 from connections.models import Connection
+from connections.providers.aws import clients
 from tests.connections.conftest import create_connection
 from tests.fakes import moto_server as moto_fakes
 from vpn import services
@@ -115,3 +117,36 @@ def tagged(ec2, vpn_id: str) -> dict[str, list[tuple[str, str]]]:
         (c["VpnConnectionId"], c["State"]) for c in ec2.describe_vpn_connections()["VpnConnections"] if ours(c)
     ]
     return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def own_moto(moto, monkeypatch):
+    """A moto server of this test's own, on a fixed port, that the test may stop and start again
+    (moto's state lives in this process, so a restarted server still knows what was created)."""
+    # late import: moto.server is heavy and only these tests start their own
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    servers = []
+
+    def start() -> None:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        servers.append(server)
+
+    def stop() -> None:
+        servers.pop().stop()
+
+    start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    clients.clear()
+    yield start, stop
+    while servers:
+        stop()
+    clients.clear()

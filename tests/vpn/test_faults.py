@@ -3,8 +3,6 @@ retry converges on the same resources (tagged with the VPN's id, looked up befor
 
 from __future__ import annotations
 
-import socket
-
 import boto3
 import pytest
 from django.conf import settings
@@ -18,39 +16,6 @@ from vpn.provisioning import do_record_health, status_from_health
 from vpn.tasks import provision_vpn_task, vpn_health_sweep
 
 pytestmark = pytest.mark.django_db
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def own_moto(moto, monkeypatch):
-    """A moto server of this test's own, on a fixed port, that the test may stop and start again
-    (moto's state lives in this process, so a restarted server still knows what was created)."""
-    # late import: moto.server is heavy and only these tests start their own
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    servers = []
-
-    def start() -> None:
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        servers.append(server)
-
-    def stop() -> None:
-        servers.pop().stop()
-
-    start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    clients.clear()
-    yield start, stop
-    while servers:
-        stop()
-    clients.clear()
 
 
 def test_endpoint_down_mid_provisioning_then_retry(vpn_settings, own_moto, vpn, members, monkeypatch):

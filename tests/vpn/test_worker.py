@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 import uuid
 
+import boto3
 import pytest
 from celery.contrib.testing.worker import start_worker
+from kombu import pools
 
 from config.celery import app
 from tests.vpn.conftest import tagged
@@ -17,6 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def _reset_broker_pools() -> None:
+    """Celery and kombu cache broker pools: drop them so this test's broker (and the next test's) apply."""
+    pools.reset()
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
@@ -56,3 +60,29 @@ def test_provision_and_destroy_on_a_real_worker(vpn_settings, ec2, api_as, vpn, 
     finally:
         app.conf.update(saved)
         _reset_broker_pools()
+
+
+def test_a_worker_retries_while_aws_is_unreachable(vpn_settings, own_moto, api_as, vpn, redis_url, settings):
+    start, stop = own_moto
+    stop()
+    queue = f"test-vpn-{uuid.uuid4().hex[:8]}"
+    saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=redis_url, task_always_eager=False, task_default_queue=queue)
+    _reset_broker_pools()
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[queue],
+                          loglevel="WARNING", shutdown_timeout=30):  # fmt: skip
+            assert api_as("provisioner").post(f"/api/v1/orgs/acme/vpn/{vpn.pk}/provision/").status_code == 202
+            deadline = time.monotonic() + 30
+            while "Retrying shortly" not in vpn.status_detail and time.monotonic() < deadline:
+                time.sleep(0.2)
+                vpn.refresh_from_db()
+            assert vpn.status == "provisioning" and "Could not connect to the endpoint URL" in vpn.status_detail
+            start()
+            vpn = _wait_for(vpn, "active", seconds=90)
+    finally:
+        app.conf.update(saved)
+        _reset_broker_pools()
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    assert [len(v) for v in tagged(ec2, str(vpn.pk)).values()] == [1, 1, 1]
