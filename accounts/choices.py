@@ -75,6 +75,17 @@ class AuditAction(models.TextChoices):
     CONNECTION_ROLE_ADDED = "connection_role.added", "Connection role added"
     CONNECTION_ROLE_VALIDATED = "connection_role.validated", "Connection role validated"
     CONNECTION_ROLE_DELETED = "connection_role.deleted", "Connection role deleted"
+    # Site-to-site VPNs (vpn app)
+    VPN_CREATED = "vpn.created", "VPN created"
+    VPN_PROVISION_REQUESTED = "vpn.provision_requested", "VPN provisioning requested"
+    VPN_PROVISIONED = "vpn.provisioned", "VPN provisioned"
+    VPN_PROVISION_FAILED = "vpn.provision_failed", "VPN provisioning failed"
+    VPN_DESTROY_REQUESTED = "vpn.destroy_requested", "VPN teardown requested"
+    VPN_DESTROYED = "vpn.destroyed", "VPN destroyed"
+    VPN_DESTROY_FAILED = "vpn.destroy_failed", "VPN teardown failed"
+    VPN_HEALTH_CHECKED = "vpn.health_checked", "VPN health checked"
+    VPN_ROUTER_CONFIG_DOWNLOADED = "vpn.router_config_downloaded", "Router configuration downloaded"
+    VPN_KEY_REWRAPPED = "vpn.key_rewrapped", "VPN keys' data key re-wrapped"
     # The platform's OIDC issuer (platform-level events: no organization)
     OIDC_KEY_CREATED = "oidc_key.created", "OIDC signing key created"
     OIDC_KEY_ROTATED = "oidc_key.rotated", "OIDC signing key rotated"

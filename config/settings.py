@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "accounts",
     "connections",
     "identity",
+    "vpn",
 ]
 
 MIDDLEWARE = [
@@ -284,7 +285,18 @@ ROTATION_OVERDUE_GRACE_DAYS = env.int("ROTATION_OVERDUE_GRACE_DAYS", default=14)
 ROLE_REVALIDATION_INTERVAL = env.int("ROLE_REVALIDATION_INTERVAL", default=86400)
 # Signed audit checkpoints (accounts.audit.write_checkpoints): how often each chain's head is signed.
 AUDIT_CHECKPOINT_INTERVAL_SECONDS = env.int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", default=3600)
+# Site-to-site VPNs (vpn app): in the platform's own AWS account (default boto3 credential chain).
+VPN_AWS_REGION = env.str("VPN_AWS_REGION", default="us-east-1")
+VPN_VPC_ID = env.str("VPN_VPC_ID", default="")
+VPN_VPC_CIDR = env.str("VPN_VPC_CIDR", default="10.250.0.0/16")
+VPN_TUNNEL_HOURLY_PRICE = env.float("VPN_TUNNEL_HOURLY_PRICE", default=0.025)
+VPN_HEALTH_CHECK_INTERVAL_SECONDS = env.int("VPN_HEALTH_CHECK_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
+    "vpn-health-sweep": {
+        "task": "vpn.tasks.vpn_health_sweep",
+        "schedule": VPN_HEALTH_CHECK_INTERVAL_SECONDS,
+        "options": {"expires": VPN_HEALTH_CHECK_INTERVAL_SECONDS},
+    },
     "connection-health-sweep": {
         "task": "connections.tasks.health_sweep",
         "schedule": HEALTH_CHECK_INTERVAL_SECONDS,

@@ -36,6 +36,7 @@ from core.netguard import GuardError, guarded_request
 from identity.keys import sign_assertion, subject_for
 
 from .choices import ConnectionStatusChoices, HealthStatusChoices
+from .extensions import check_notes
 from .models import Connection
 from .networks import reachable_private_networks
 from .providers.contract import CheckContext, CheckFailed, ReferencedCredentials
@@ -111,7 +112,9 @@ def run_check(connection: Connection, *, actor: Any = SYSTEM) -> CheckOutcome:
         logger.warning("Connection check for %s failed unexpectedly: %s", connection.pk, exc.__class__.__name__)
         reason = f"{exc.__class__.__name__}: {exc}"
         outcome = CheckOutcome(False, f"Authentication failed: {reason}", int((time.monotonic() - started) * 1000))
-    outcome = CheckOutcome(outcome.ok, masking.mask(outcome.message)[:1000], outcome.duration_ms)
+    notes = check_notes(connection)  # e.g. the VPN's tunnel status of an on-prem connection (seed 004)
+    message = " ".join([outcome.message, *notes]) if notes else outcome.message
+    outcome = CheckOutcome(outcome.ok, masking.mask(message)[:1000], outcome.duration_ms)
     do_record_check_result(connection, outcome, actor=actor)
     return outcome
 

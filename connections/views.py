@@ -39,6 +39,7 @@ from . import oauth_flow, services
 from .advice import separation_warning
 from .choices import HealthStatusChoices
 from .display import DISPLAY, auth_method_label, display_for, provider_stylesheet
+from .extensions import badges_for, detail_panels
 from .filtersets import ConnectionPageFilterSet
 from .forms import (
     MODE_CREATE,
@@ -236,6 +237,7 @@ class ConnectionListView(OrgPageMixin, TemplateView):
             connection.display = display_for(connection.provider)
             connection.auth_label = auth_method_label(spec, connection.auth_method)
             connection.facts = connection.summary() if spec is not None else []
+        badges_for(cards)  # e.g. the VPN status of on-prem connections (registered by the vpn app)
         query = self.request.GET
         context.update(
             filter_form=form,
@@ -446,6 +448,7 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
             trust=trust_policy_panel(connection),
             federation=federation_panel(connection),
+            extra_panels=detail_panels(connection, self.actor),
         )
         return context
 

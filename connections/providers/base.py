@@ -823,7 +823,7 @@ def onprem_network_fields() -> tuple[Field, ...]:
     return (
         Field("subnet", "On-prem subnet", "cidr", validators=(v.cidr,), placeholder="192.168.50.0/24",
               help_text="Your internal network (RFC 1918) that the VPN routes to."),
-        Field("public_ip", "Public IP", "ip", validators=(v.public_ipv4,), placeholder="198.51.100.7",
+        Field("public_ip", "Public IP", "ip", validators=(v.public_ipv4,), placeholder="81.2.69.160",
               help_text="Your router's WAN address; must be publicly routable, not RFC 1918."),
         Field("router_vendor", "Router vendor", "choice", choices=ROUTER_VENDOR_CHOICES,
               help_text="Selects the router configuration you can download once the VPN is up."),

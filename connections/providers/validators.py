@@ -371,19 +371,43 @@ def cidr(value: Any) -> str:
     return str(network)
 
 
+# Ranges a router's WAN address can never be in, most specific first, each with the reason given.
+_NOT_PUBLIC: tuple[tuple[Any, str], ...] = tuple(
+    (ipaddress.ip_network(net), reason)
+    for net, reason in (
+        ("0.0.0.0/8", "a reserved \"this network\" address (0.0.0.0/8)"),
+        ("127.0.0.0/8", "a loopback address (127.0.0.0/8)"),
+        ("10.0.0.0/8", "an RFC 1918 private address"),
+        ("172.16.0.0/12", "an RFC 1918 private address"),
+        ("192.168.0.0/16", "an RFC 1918 private address"),
+        ("100.64.0.0/10", "a carrier-grade NAT (100.64.0.0/10) address"),
+        ("169.254.0.0/16", "a link-local address (169.254.0.0/16)"),
+        ("192.0.2.0/24", "a documentation address (TEST-NET-1, 192.0.2.0/24)"),
+        ("198.51.100.0/24", "a documentation address (TEST-NET-2, 198.51.100.0/24)"),
+        ("203.0.113.0/24", "a documentation address (TEST-NET-3, 203.0.113.0/24)"),
+        ("224.0.0.0/4", "a multicast address (224.0.0.0/4)"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address (240.0.0.0/4)"),
+    )
+)
+
+
 def public_ipv4(value: Any) -> str:
-    """A publicly routable IPv4 address (a router's WAN address); rejects RFC 1918, CGNAT and special ranges."""
+    """A publicly routable IPv4 address (a router's WAN address, where a VPN's tunnels end).
+
+    Refuses, naming the class: RFC 1918, loopback, CGNAT, link-local, multicast, reserved and the
+    documentation ranges (and anything else Python does not call global, e.g. benchmarking 198.18/15).
+    """
     value = _text(value)
     try:
         address = ipaddress.IPv4Address(value)
     except ValueError:
         raise FieldError("Must be an IPv4 address.") from None
-    if any(address in private for private in _RFC1918):
-        raise FieldError("Must be a publicly routable address, not an RFC 1918 private address.")
-    if address in _CGNAT:
-        raise FieldError("Must be a publicly routable address, not a carrier-grade NAT (100.64.0.0/10) address.")
-    if not address.is_global or address.is_multicast:
-        raise FieldError("Must be a publicly routable address (not loopback, link-local, multicast or reserved).")
+    for network, reason in _NOT_PUBLIC:
+        if address in network:
+            raise FieldError(f"Must be a publicly routable address, not {reason}.")
+    if not address.is_global:
+        raise FieldError("Must be a publicly routable address, not a special-purpose (reserved) address.")
     return str(address)
 
 

@@ -1,6 +1,9 @@
 """Demo data: organization `acme` (enterprise) with three environments and one user per role.
 
 Safe to run twice: existing rows are kept, passwords are reset to the given (or a new) one.
+Apps add their own demo rows by naming functions in their AppConfig's `demo_seeders` (dotted paths,
+called with the organization and its admin after this command's own transaction: their services
+are durable); accounts imports none of them.
 """
 
 from __future__ import annotations
@@ -8,8 +11,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from accounts import services
 from accounts.actors import SYSTEM
@@ -30,9 +35,20 @@ class Command(BaseCommand):
             help="Where the site will be served, for the sign-in hint (make run passes its HOST and PORT).",
         )
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         password = options.get("password") or secrets.token_urlsafe(12)
+        org, admin = self.seed_accounts(password)
+        for config in apps.get_app_configs():
+            for path in getattr(config, "demo_seeders", ()):
+                self.stdout.write(str(import_string(path)(org, admin)))
+        self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
+        self.stdout.write(f"Log in at {options['base_url'].rstrip('/')}/login/ as any of:")
+        for role in ROLES:
+            self.stdout.write(f"  {role:<12} {role}@acme.test")
+        self.stdout.write(f"Password: {password}")
+
+    @transaction.atomic
+    def seed_accounts(self, password: str) -> tuple[Organization, User]:
         users = {}
         for role in ROLES:
             user, _ = User.objects.get_or_create(email=f"{role}@acme.test")
@@ -57,8 +73,4 @@ class Command(BaseCommand):
         for slug, name in ENVIRONMENTS:
             if not Environment.objects.filter(org=org, slug=slug).exists():
                 services.do_create_environment(org, actor=admin, slug=slug, name=name)
-        self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
-        self.stdout.write(f"Log in at {options['base_url'].rstrip('/')}/login/ as any of:")
-        for role in ROLES:
-            self.stdout.write(f"  {role:<12} {role}@acme.test")
-        self.stdout.write(f"Password: {password}")
+        return org, admin
