@@ -420,6 +420,8 @@ class Provider:
     #: Public fields that decide where the stored secret is sent (a URL, a host, a port, a CA): changing
     #: one requires entering the secret again, so a stored secret can never be redirected to a new host.
     destination_fields: ClassVar[tuple[str, ...]] = ()
+    #: A `costs.CostSource` when the platform can pull this provider's bill (FinOps); None: not available.
+    cost_source: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
