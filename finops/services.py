@@ -23,12 +23,10 @@ of the month that have data so far, times the days in the month.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +51,7 @@ from core.queue import send_on_commit
 
 from .choices import AlertKindChoices, BudgetScopeChoices, SyncKindChoices, SyncStatusChoices
 from .models import Budget, BudgetAlert, CostAnomaly, CostRecord, SyncJob
+from .reports import BudgetStatus, budget_statuses, month_start, next_month
 
 __all__ = [
     "ANOMALY_LOOKBACK_DAYS",
@@ -76,15 +75,6 @@ FINISHED = (SyncStatusChoices.SUCCEEDED, SyncStatusChoices.FAILED, SyncStatusCho
 def today() -> dt.date:
     """The UTC day (a function, so tests pin the clock)."""
     return timezone.now().astimezone(dt.UTC).date()
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(day: dt.date) -> dt.date:
-    first = day.replace(day=1)
-    return (first + dt.timedelta(days=32)).replace(day=1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,59 +358,17 @@ def _notify(org: Organization, *, level: str, title: str, message: str, url: str
     return note
 
 
-def scoped_records(budget: Budget) -> QuerySet:
-    records = CostRecord.objects.filter(org_id=budget.org_id, billing_currency=budget.currency)
-    if budget.scope == BudgetScopeChoices.ENVIRONMENT:
-        return records.filter(environment_id=budget.environment_id)
-    if budget.scope == BudgetScopeChoices.CONNECTION:
-        return records.filter(connection_id=budget.connection_id)
-    return records
-
-
-@dataclass
-class BudgetStatus:
-    budget: Budget
-    month: dt.date
-    actual: Decimal
-    forecast: Decimal
-
-    @property
-    def percent_actual(self) -> int:
-        return int(self.actual * 100 / self.budget.amount) if self.budget.amount else 0
-
-    @property
-    def percent_forecast(self) -> int:
-        return int(self.forecast * 100 / self.budget.amount) if self.budget.amount else 0
-
-
 def budget_status(budget: Budget, *, on: dt.date | None = None) -> BudgetStatus:
-    """Month-to-date billed cost and the month-end forecast (linear run rate over the days with data)."""
-    on = on or today()
-    first, after = month_start(on), next_month(on)
-    figures = scoped_records(budget).filter(charge_period_start__gte=first, charge_period_start__lt=after).aggregate(
-        actual=Sum("billed_cost"), last=Max("charge_period_start")
-    )
-    actual = figures["actual"] or Decimal(0)
-    return BudgetStatus(budget, first, actual, forecast(actual, figures["last"], on))
-
-
-def forecast(actual: Decimal, last_day: dt.date | None, on: dt.date) -> Decimal:
-    """Linear run rate: `actual` over the days from the 1st to the last day with data (not after `on`),
-    times the days in the month. No data yet: the forecast is what has been spent (0)."""
-    if last_day is None:
-        return actual
-    last_day = min(last_day, on)
-    days_with_data = (last_day - month_start(on)).days + 1
-    days_in_month = calendar.monthrange(on.year, on.month)[1]
-    return (actual / days_with_data * days_in_month).quantize(Decimal("0.01"))
+    """One budget's month-to-date billed cost and month-end forecast (see `reports.forecast`)."""
+    return budget_statuses(budget.org, on=on or today(), budgets=[budget])[0]
 
 
 def evaluate_budgets(org: Organization, *, on: dt.date | None = None) -> list[BudgetAlert]:
     """Raise an alert for each threshold newly crossed this month (actual, forecast); returns the new ones."""
     on = on or today()
     raised = []
-    for budget in Budget.objects.filter(org=org).select_related("org", "environment", "connection"):
-        status = budget_status(budget, on=on)
+    for status in budget_statuses(org, on=on):
+        budget = status.budget
         for threshold in sorted(set(budget.thresholds)):
             limit = budget.amount * Decimal(threshold) / 100
             for kind, value in ((AlertKindChoices.ACTUAL, status.actual), (AlertKindChoices.FORECAST, status.forecast)):
