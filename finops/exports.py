@@ -2,7 +2,10 @@
 
 The FOCUS export writes the FOCUS 1.2 columns the platform knows, plus the 1.0 names of the columns 1.2
 renamed (Provider, Publisher, InvoiceIssuer), so the published `focus-validator` (which checks FOCUS 1.0)
-and 1.2 readers both find theirs. Columns FOCUS requires to be non-null get the best value known:
+and 1.2 readers both find theirs. focus-validator 1.0.0 also reads two spellings of its own
+(`ResourceID`, and `ChargeType`, ChargeCategory's pre-1.0 name): both are written, with the same values.
+Rows are a service's daily total, so SkuId/SkuPriceId carry an aggregate id (`<provider>:<service>`).
+Columns FOCUS requires to be non-null get the best value known:
 ListCost and ContractedCost fall back to BilledCost when the cloud did not report them (Cost
 Explorer's daily grouping has no list price). Platform columns use FOCUS's `x_` prefix for custom columns.
 Rows stream from an iterator, so a large export never sits in memory.
@@ -23,13 +26,14 @@ __all__ = ["FOCUS_COLUMNS", "PLAIN_COLUMNS", "focus_rows", "plain_rows", "stream
 FOCUS_COLUMNS: tuple[str, ...] = (
     "AvailabilityZone", "BilledCost", "BillingAccountId", "BillingAccountName", "BillingAccountType",
     "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-    "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart", "CommitmentDiscountCategory",
-    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "InvoiceIssuer",
-    "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit",
-    "Provider", "ProviderName", "Publisher", "PublisherName", "RegionId", "RegionName", "ResourceId",
-    "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId", "SkuPriceId",
-    "SubAccountId", "SubAccountName", "SubAccountType", "Tags", "x_Connection", "x_Environment",
+    "ChargeDescription", "ChargeFrequency", "ChargeType", "ChargePeriodEnd", "ChargePeriodStart",
+    "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus",
+    "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice",
+    "EffectiveCost", "InvoiceIssuer", "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory",
+    "PricingQuantity", "PricingUnit", "Provider", "ProviderName", "Publisher", "PublisherName", "RegionId",
+    "RegionName", "ResourceId", "ResourceID", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName",
+    "ServiceSubcategory", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType", "Tags",
+    "x_Connection", "x_Environment",
 )  # fmt: skip
 
 PLAIN_COLUMNS: tuple[str, ...] = (
@@ -61,6 +65,7 @@ def focus_rows(records: QuerySet) -> Iterator[list[Any]]:
     queryset = records.select_related("connection", "environment").order_by("charge_period_start", "pk")
     for r in queryset.iterator(chunk_size=2000):
         billed = r.billed_cost
+        sku = f"{r.provider}:{r.service_name}"  # an aggregate SKU: rows are a service's daily total
         values = {
             "BilledCost": billed,
             "BillingAccountId": r.sub_account_id or r.connection.name,
@@ -72,6 +77,7 @@ def focus_rows(records: QuerySet) -> Iterator[list[Any]]:
             "ChargeCategory": r.charge_category,
             "ChargeDescription": f"{r.service_name} usage",
             "ChargeFrequency": "Usage-Based",
+            "ChargeType": r.charge_category,  # ChargeCategory's pre-1.0 name (focus-validator 1.0.0 reads it)
             "ChargePeriodEnd": _datetime(r.charge_period_end),
             "ChargePeriodStart": _datetime(r.charge_period_start),
             "ContractedCost": billed,
@@ -86,6 +92,9 @@ def focus_rows(records: QuerySet) -> Iterator[list[Any]]:
             "RegionId": r.region_id or None,
             "RegionName": r.region_id or None,
             "ResourceId": r.resource_id or None,
+            "ResourceID": r.resource_id or None,  # focus-validator 1.0.0 spells the 1.0 column this way
+            "SkuId": sku,
+            "SkuPriceId": sku,
             "ServiceCategory": r.service_category,
             "ServiceName": r.service_name,
             "ServiceSubcategory": None,
