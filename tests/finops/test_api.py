@@ -45,6 +45,9 @@ def seed(org):
 
 
 class TestFinopsPermissions(PermissionMatrix):
+    """Reads: every member (VIEW_COSTS); budgets: admins; syncs: admins. Another organization's objects: 404."""
+
+    refused_before_lookup = frozenset({"budget"})
     cases = [
         Case.api("get", "/api/v1/orgs/{org}/costs/", Action.VIEW_COSTS),
         Case.api("get", "/api/v1/orgs/{org}/costs/records/", Action.VIEW_COSTS),
@@ -57,7 +60,7 @@ class TestFinopsPermissions(PermissionMatrix):
         Case.api("patch", "/api/v1/orgs/{org}/budgets/{budget}/", Action.MANAGE_BUDGETS, body={"amount": "5.00"}),
         Case.api("delete", "/api/v1/orgs/{org}/budgets/{budget}/", Action.MANAGE_BUDGETS),
         Case.api("get", "/api/v1/orgs/{org}/cost-syncs/", Action.VIEW_COSTS),
-        Case.api("post", "/api/v1/orgs/{org}/cost-syncs/", Action.SYNC_COSTS, ok=202, body={"connection": "gh"}),
+        Case.api("post", "/api/v1/orgs/{org}/cost-syncs/", Action.SYNC_COSTS, ok=202, body={"connection": "gh-conn"}),
         Case.api("get", "/api/v1/orgs/{org}/cost-anomalies/", Action.VIEW_COSTS),
         Case.page("get", "/o/{org}/costs/", Action.VIEW_COSTS),
         Case.page("get", "/o/{org}/costs/budgets/new/", Action.MANAGE_BUDGETS),
@@ -65,12 +68,12 @@ class TestFinopsPermissions(PermissionMatrix):
                   body={"name": "p-{role}", "scope": "organization", "amount": "10", "currency": "USD",
                         "thresholds": "50,100"}),
         Case.page("post", "/o/{org}/costs/budgets/{budget}/delete/", Action.MANAGE_BUDGETS, ok=302),
-        Case.page("post", "/o/{org}/costs/sync/", Action.SYNC_COSTS, ok=302, body={"connection": "gh"}),
+        Case.page("post", "/o/{org}/costs/sync/", Action.SYNC_COSTS, ok=302, body={"connection": "gh-conn"}),
     ]  # fmt: skip
 
     def objects(self, org):
         seed(org)
-        create_connection(org, "github", name="gh")
+        create_connection(org, "github", name="gh-conn")
         budget = services.do_create_budget(
             org, actor=org.memberships.get(role="admin").user, name="Monthly", amount="500"
         )
