@@ -1,6 +1,9 @@
 """Demo data: organization `acme` (enterprise) with three environments and one user per role.
 
-Safe to run twice: existing rows are kept, passwords are reset to the given (or a new) one.
+Safe to run twice: existing rows are kept, passwords are reset to the given (or a new) one. Apps above
+accounts add their own demo data through an optional `seed_demo(org, admin, stdout)` method on their
+AppConfig (FinOps: a demo cloud connection and a few months of costs), called after the accounts part
+commits, so this command imports no app above it.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -25,9 +29,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--password", help="Password for the demo users (default: a generated one, printed).")
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         password = options.get("password") or secrets.token_urlsafe(12)
+        org, admin = self._seed_accounts(password)
+        for config in apps.get_app_configs():
+            hook = getattr(config, "seed_demo", None)
+            if callable(hook):
+                hook(org, admin, self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
+        self.stdout.write("Log in at http://127.0.0.1:8000/login/ as any of:")
+        for role in ROLES:
+            self.stdout.write(f"  {role:<12} {role}@acme.test")
+        self.stdout.write(f"Password: {password}")
+
+    @transaction.atomic
+    def _seed_accounts(self, password: str) -> tuple[Organization, User]:
         users = {}
         for role in ROLES:
             user, _ = User.objects.get_or_create(email=f"{role}@acme.test")
@@ -53,8 +69,4 @@ class Command(BaseCommand):
         for slug, name in ENVIRONMENTS:
             if not Environment.objects.filter(org=org, slug=slug).exists():
                 services.do_create_environment(org, actor=admin, slug=slug, name=name)
-        self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
-        self.stdout.write("Log in at http://127.0.0.1:8000/login/ as any of:")
-        for role in ROLES:
-            self.stdout.write(f"  {role:<12} {role}@acme.test")
-        self.stdout.write(f"Password: {password}")
+        return org, admin
