@@ -45,7 +45,7 @@ class CSVRenderer(renderers.BaseRenderer):
     """Lets `Accept: text/csv` through content negotiation; the export views stream their own body."""
 
     media_type = "text/csv"
-    format = "csv"
+    format = ""
     charset = "utf-8"
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
@@ -62,7 +62,6 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     serializer_class = s.CostGroupSerializer
     filterset_class = CostRecordFilterSet
     filter_backends = [DjangoFilterBackend]
-    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
     default_write_action = Action.MANAGE_BUDGETS
 
     def required_action(self) -> Action:
@@ -98,20 +97,23 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.CostGroupSerializer(page, many=True).data)
 
-    @extend_schema(parameters=[s.CostQuerySerializer], responses={200: s.CostRecordSerializer(many=True)})
+    @extend_schema(parameters=[s.CostQuerySerializer], responses={200: s.CostRecordSerializer(many=True),
+                                                                  400: ERRORS[400]})  # fmt: skip
     @action(detail=False, methods=["get"], serializer_class=s.CostRecordSerializer)
     def records(self, request: Request, org_slug: str) -> Response:
         records = self._records().select_related("connection", "environment").order_by("charge_period_start", "pk")
         page = self.paginate_queryset(records)
         return self.get_paginated_response(s.CostRecordSerializer(page, many=True).data)
 
-    @extend_schema(parameters=[s.CostQuerySerializer], responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=False, methods=["get"])
+    @extend_schema(parameters=[s.CostQuerySerializer], filters=True,
+                   responses={(200, "text/csv"): OpenApiTypes.STR, 400: ERRORS[400]})  # fmt: skip
+    @action(detail=False, methods=["get"], renderer_classes=[renderers.JSONRenderer, CSVRenderer])
     def export(self, request: Request, org_slug: str) -> StreamingHttpResponse:
         return self._csv(stream_csv(PLAIN_COLUMNS, plain_rows(self._records())), "costs")
 
-    @extend_schema(parameters=[s.CostQuerySerializer], responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=False, methods=["get"])
+    @extend_schema(parameters=[s.CostQuerySerializer], filters=True,
+                   responses={(200, "text/csv"): OpenApiTypes.STR, 400: ERRORS[400]})  # fmt: skip
+    @action(detail=False, methods=["get"], renderer_classes=[renderers.JSONRenderer, CSVRenderer])
     def focus(self, request: Request, org_slug: str) -> StreamingHttpResponse:
         return self._csv(stream_csv(FOCUS_COLUMNS, focus_rows(self._records())), "focus")
 
