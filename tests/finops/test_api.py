@@ -254,3 +254,11 @@ def test_sync_request_api_masks_errors_and_never_shows_a_secret(org, members, ap
                                                                         "start": "2026-11-05", "end": "2026-11-01"})
     assert bad.status_code == 400 and "start" in bad.json()["error"]["fields"]
     assert api_as("admin").post(f"/api/v1/orgs/{org.slug}/cost-syncs/", {"connection": "nope"}).status_code == 404
+
+
+@pytest.mark.parametrize("model", ["costrecord", "syncjob", "budget", "budgetalert", "costanomaly"])
+def test_admin_changelists_render_read_only(admin_client, org, members, model):
+    seed(org)
+    response = admin_client.get(f"/admin/finops/{model}/")
+    assert response.status_code == 200
+    assert admin_client.get(f"/admin/finops/{model}/add/").status_code == 403
