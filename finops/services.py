@@ -24,6 +24,7 @@ of the month that have data so far, times the days in the month.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
@@ -270,15 +272,41 @@ def build_records(connection: Connection, rows: Iterable[CostRow]) -> list[CostR
     return list(merged.values())
 
 
+#: Columns written by COPY on PostgreSQL (everything but the id), in the model's order.
+_COPY_FIELDS = [f for f in CostRecord._meta.concrete_fields if not f.primary_key]
+
+
 def replace_range(connection: Connection, start: dt.date, end: dt.date, records: list[CostRecord]) -> int:
-    """Delete the connection's rows in [start, end) and insert `records`; call inside a transaction."""
+    """Delete the connection's rows in [start, end) and insert `records`; call inside a transaction.
+
+    On PostgreSQL the rows go in with `COPY ... FROM STDIN` (several times faster than INSERTs at a
+    million rows, see bench/finops_ingest.py); elsewhere with batched INSERTs. Either way inside the
+    caller's transaction, so the range is replaced whole or not at all.
+    """
+    records = [r for r in records if start <= r.charge_period_start < end]
     CostRecord.objects.filter(
         connection=connection, charge_period_start__gte=start, charge_period_start__lt=end
     ).delete()
-    CostRecord.objects.bulk_create(
-        [r for r in records if start <= r.charge_period_start < end], batch_size=2000
-    )
-    return sum(1 for r in records if start <= r.charge_period_start < end)
+    if db_connection.vendor == "postgresql" and records:
+        _copy(records)
+    else:
+        CostRecord.objects.bulk_create(records, batch_size=2000)
+    return len(records)
+
+
+def _copy(records: list[CostRecord]) -> None:
+    now = timezone.now()
+    columns = ", ".join(f.column for f in _COPY_FIELDS)
+    attnames = [f.attname for f in _COPY_FIELDS]
+    tags = attnames.index("tags")
+    with db_connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {CostRecord._meta.db_table} ({columns}) FROM STDIN"
+    ) as copy:
+        for record in records:
+            record.created_at = record.updated_at = now
+            row = [getattr(record, name) for name in attnames]
+            row[tags] = json.dumps(record.tags or {})
+            copy.write_row(row)
 
 
 def run_sync_job(job_id: int, *, final_attempt: bool = True) -> SyncJob | None:
