@@ -164,3 +164,43 @@ def test_daily_beat_task_queues_incremental_syncs(org, members, moto):
     assert job.kind == "incremental" and job.requested_by is None
     assert job.status == SyncStatusChoices.SUCCEEDED, job.error
     assert SYSTEM is not None
+
+
+def test_the_task_retries_transient_failures_with_backoff(org, members, monkeypatch, settings):
+    """On a worker (not eager) an unreachable cloud retries FINOPS_SYNC_MAX_RETRIES times, backing off."""
+    from config.celery import app
+    from finops.tasks import sync_costs_task
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    from connections.providers.aws import clients
+
+    clients.clear()
+    settings.FINOPS_SYNC_MAX_RETRIES = 2
+    settings.FINOPS_RETRY_BACKOFF_SECONDS = 60
+    connection = aws_connection(org)
+    monkeypatch.setattr("finops.services.send_on_commit", lambda *a, **k: None)
+    job = services.do_request_sync(connection, actor=members["admin"], start=DAY1, end=DAY1, now=DAY2)
+    countdowns = []
+    original = sync_costs_task.retry
+
+    def recording_retry(*args, **kwargs):
+        countdowns.append(kwargs.get("countdown"))
+        return original(*args, **kwargs)
+
+    from celery.exceptions import Retry
+
+    monkeypatch.setattr(sync_costs_task, "retry", recording_retry)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # as on a worker: a transient failure is retried, not final
+    try:
+        for attempt in range(3):  # the worker redelivers each retry with request.retries = attempt
+            try:
+                sync_costs_task.apply(args=[job.pk], retries=attempt, throw=True)
+            except Retry:
+                job.refresh_from_db()
+                assert job.status == SyncStatusChoices.RETRYING and job.error
+    finally:
+        app.conf.task_always_eager = eager
+    job.refresh_from_db()
+    assert job.status == SyncStatusChoices.FAILED and job.attempts == 3
+    assert countdowns == [60, 120]  # exponential backoff, then the last attempt is final
