@@ -17,7 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, renderers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -77,8 +77,6 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
         start = query.validated_data.get("start") or month_start(today)
         end = query.validated_data.get("end") or today
         if start > end:
-            from rest_framework.exceptions import ValidationError  # late import: only this branch needs it
-
             raise ValidationError({"start": ["The range must start on or before its end."]})
         return query.validated_data["group_by"], start, end
 
