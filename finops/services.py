@@ -335,6 +335,8 @@ def run_sync_job(job_id: int, *, final_attempt: bool = True) -> SyncJob | None:
 
 @transaction.atomic(durable=True)
 def _complete(job: SyncJob, records: list[CostRecord]) -> SyncJob:
+    # Two syncs of one connection (the beat and a backfill) replace their ranges one after the other.
+    Connection.objects.select_for_update().filter(pk=job.connection_id).values_list("pk", flat=True).first()
     written = replace_range(job.connection, job.range_start, job.range_end, records)
     job.status = SyncStatusChoices.SUCCEEDED
     job.rows_written = written
