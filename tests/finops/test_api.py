@@ -17,6 +17,7 @@ import pytest
 from accounts.models import AuditEvent
 from accounts.policy import Action
 from connections import services as connection_services
+from connections.models import ConnectionUsage
 from finops import services
 from finops.models import Budget, CostRecord, SyncJob
 from tests.connections.conftest import create_connection
@@ -232,7 +233,7 @@ def test_deletion_preview_counts_cost_records_and_sync_jobs(org, members):
     assert CostRecord.objects.count() == 0 and SyncJob.objects.count() == 0
 
 
-def test_sync_request_api_masks_errors_and_never_shows_a_secret(org, members, api_as, monkeypatch):
+def test_sync_request_api_masks_errors_and_never_shows_a_secret(org, members, api_as, client_as, monkeypatch):
     from tests.finops.conftest import CANARY_SECRET, aws_connection
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -247,7 +248,9 @@ def test_sync_request_api_masks_errors_and_never_shows_a_secret(org, members, ap
     texts = [response.content.decode(),
              api_as("viewer").get(f"/api/v1/orgs/{org.slug}/cost-syncs/").content.decode(),
              str(list(AuditEvent.objects.values_list("details", flat=True))),
-             str(list(SyncJob.objects.values_list("error", flat=True)))]  # fmt: skip
+             str(list(SyncJob.objects.values_list("error", flat=True))),
+             str(list(ConnectionUsage.objects.values_list("error", flat=True))),
+             client_as("admin").get(f"/o/{org.slug}/costs/").content.decode()]  # fmt: skip
     for text in texts:
         assert CANARY_SECRET not in text
     bad = api_as("admin").post(f"/api/v1/orgs/{org.slug}/cost-syncs/", {"connection": connection.name,
