@@ -265,3 +265,11 @@ def test_admin_changelists_render_read_only(admin_client, org, members, model):
     response = admin_client.get(f"/admin/finops/{model}/")
     assert response.status_code == 200
     assert admin_client.get(f"/admin/finops/{model}/add/").status_code == 403
+
+
+def test_empty_dashboard_and_api(org, members, client_as, api_as):
+    page = client_as("viewer").get(f"/o/{org.slug}/costs/")
+    assert page.status_code == 200 and "No cost data yet" in page.content.decode()
+    body = api_as("viewer").get(f"/api/v1/orgs/{org.slug}/costs/?group_by=day").json()
+    assert body["count"] == 0 and body["results"] == []
+    assert api_as("viewer").get(f"/api/v1/orgs/{org.slug}/costs/?page=9").status_code == 404
