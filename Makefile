@@ -13,7 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# The FinOps Foundation's FOCUS validator lives in its own venv: its pandera needs multimethod<1.11 and
+# it brings pandas/pydantic/SQLAlchemy, none of which the platform itself uses (tests/finops runs its CLI).
+FOCUS_VENV ?= .venv-focus
+$(FOCUS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/pip install --quiet 'focus-validator==1.0.0' 'multimethod<1.11'
+	touch $@
+
+install: $(VENV)/.installed $(FOCUS_VENV)/.installed
 
 ## Set up (venv, install, migrate, demo data) and start the development server.
 run: install
@@ -52,4 +60,4 @@ bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) $(FOCUS_VENV) .pytest_cache .ruff_cache staticfiles

@@ -119,3 +119,12 @@ class AuditAction(models.TextChoices):
     INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
     INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
     PERMISSION_DENIED = "permission.denied", "Permission denied"
+    # FinOps (cost sync, budgets, alerts)
+    FINOPS_SYNC_REQUESTED = "finops.sync_requested", "Cost sync requested"
+    FINOPS_SYNC_COMPLETED = "finops.sync_completed", "Cost sync completed"
+    FINOPS_SYNC_FAILED = "finops.sync_failed", "Cost sync failed"
+    FINOPS_BUDGET_CREATED = "finops.budget_created", "Budget created"
+    FINOPS_BUDGET_UPDATED = "finops.budget_updated", "Budget updated"
+    FINOPS_BUDGET_DELETED = "finops.budget_deleted", "Budget deleted"
+    FINOPS_BUDGET_ALERT = "finops.budget_alert", "Budget threshold alert raised"
+    FINOPS_ANOMALY_ALERT = "finops.anomaly_alert", "Cost anomaly alert raised"

@@ -41,6 +41,9 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     CREATE_OWN_TOKEN = "create_own_token"
     MANAGE_SECURITY = "manage_security"  # login hardening: e.g. require two-factor of the organization's admins
+    VIEW_COSTS = "view_costs"  # finops: the dashboard, cost API and exports, budgets and anomalies (read)
+    MANAGE_BUDGETS = "manage_budgets"  # finops: create, change and delete budgets
+    SYNC_COSTS = "sync_costs"  # finops: ask for a cost sync or a backfill of a chosen range
 
 
 # The role table: the lowest role that may perform each action (roles are cumulative).
@@ -60,6 +63,9 @@ MIN_ROLE: dict[Action, str] = {
     Action.MANAGE_TOKENS: RoleChoices.ADMIN,
     Action.READ_AUDIT: RoleChoices.ADMIN,
     Action.MANAGE_SECURITY: RoleChoices.ADMIN,
+    Action.VIEW_COSTS: RoleChoices.VIEWER,
+    Action.MANAGE_BUDGETS: RoleChoices.ADMIN,
+    Action.SYNC_COSTS: RoleChoices.ADMIN,
 }
 
 # Per-object grants: (model label, action) -> guardian permission ("app.codename"). Apps add their own.
@@ -70,7 +76,9 @@ OBJECT_PERMISSIONS: dict[tuple[str, Action], str] = {
 }
 
 
-SYSTEM_ACTIONS = frozenset({Action.VIEW, Action.TEST_CONNECTION, Action.USE_CONNECTION, Action.MANAGE_ROLES})
+SYSTEM_ACTIONS = frozenset(
+    {Action.VIEW, Action.TEST_CONNECTION, Action.USE_CONNECTION, Action.MANAGE_ROLES, Action.SYNC_COSTS}
+)
 
 # What a platform operator (a superuser through the admin site, accounts.actors.PlatformOperator) may do
 # in any organization: inspect, revoke tokens, deactivate/describe/delete connections. Never use

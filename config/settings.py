@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "connections",
     "identity",
     "vpn",
+    "finops",
 ]
 
 MIDDLEWARE = [
@@ -335,6 +337,32 @@ CELERY_BEAT_SCHEDULE["connection-oauth-refresh"] = {
 PERMISSION_DENIED_AUDIT_SECONDS = env.int("PERMISSION_DENIED_AUDIT_SECONDS", default=60)
 # Invitations to join an organization: how long the mailed link works.
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
+# --- FinOps: cost sync per cloud connection, budgets and anomaly alerts (finops app)
+# The daily sync of every cloud connection's costs runs at this hour (UTC); it also evaluates budgets and anomalies.
+FINOPS_SYNC_HOUR_UTC = env.int("FINOPS_SYNC_HOUR_UTC", default=4)
+# A connection's first sync reads this many days back; later syncs start at the last synced day.
+FINOPS_INITIAL_SYNC_DAYS = env.int("FINOPS_INITIAL_SYNC_DAYS", default=90)
+# The longest range one sync or backfill may ask for (days).
+FINOPS_MAX_SYNC_DAYS = env.int("FINOPS_MAX_SYNC_DAYS", default=400)
+# Retries (with exponential backoff from FINOPS_RETRY_BACKOFF_SECONDS) when the cloud is unreachable or throttles.
+FINOPS_SYNC_MAX_RETRIES = env.int("FINOPS_SYNC_MAX_RETRIES", default=3)
+FINOPS_RETRY_BACKOFF_SECONDS = env.int("FINOPS_RETRY_BACKOFF_SECONDS", default=60)
+# The cost-allocation tag whose value names an environment (AWS cost allocation tag, Azure/GCP label).
+FINOPS_ENVIRONMENT_TAG = env.str("FINOPS_ENVIRONMENT_TAG", default="environment")
+# Anomaly: a day's cost of one service above mean + K standard deviations of the trailing baseline days,
+# and at least the minimum amount (in the billing currency) so cents do not page anyone.
+FINOPS_ANOMALY_BASELINE_DAYS = env.int("FINOPS_ANOMALY_BASELINE_DAYS", default=14)
+FINOPS_ANOMALY_STDDEVS = env.float("FINOPS_ANOMALY_STDDEVS", default=3.0)
+FINOPS_ANOMALY_MIN_COST = env.float("FINOPS_ANOMALY_MIN_COST", default=10.0)
+# GCP: the BigQuery billing export table read by the cost sync (`project.dataset.table`), unless the
+# connection's config names its own `billing_export_table`.
+FINOPS_GCP_BILLING_TABLE = env.str("FINOPS_GCP_BILLING_TABLE", default="")
+CELERY_BEAT_SCHEDULE["finops-daily-cost-sync"] = {
+    "task": "finops.tasks.daily_cost_sync",
+    "schedule": crontab(minute=0, hour=FINOPS_SYNC_HOUR_UTC),
+    "options": {"expires": 6 * 3600},
+}
+# --- end FinOps
 # Alerts when a connection starts failing: e-mail to the organization's admins, and/or a webhook.
 ALERT_EMAILS_ENABLED = env.bool("ALERT_EMAILS_ENABLED", default=False)
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")

@@ -573,7 +573,8 @@ class DependentGroup:
     count: int = 0
 
 
-# Apps that own objects hanging off a connection register a function here (projects, roles, costs).
+# Apps that own objects hanging off a connection register a function here (projects, roles; finops registers
+# its cost records and sync jobs in finops.dependents, so this module never imports an app above it).
 DELETION_DEPENDENTS: list[Callable[[Connection], DependentGroup]] = []
 
 
@@ -598,16 +599,6 @@ def _terraform_projects(connection: Connection) -> DependentGroup:
 def _roles(connection: Connection) -> DependentGroup:
     names = [str(role) for role in connection.roles.order_by("created_at")]
     return DependentGroup("roles", "Connection roles", False, names, len(names))
-
-
-@register_deletion_dependent
-def _cost_records(connection: Connection) -> DependentGroup:
-    return DependentGroup("cost_records", "FinOps cost records", False, [], 0)
-
-
-@register_deletion_dependent
-def _sync_jobs(connection: Connection) -> DependentGroup:
-    return DependentGroup("sync_jobs", "FinOps sync jobs", False, [], 0)
 
 
 @register_deletion_dependent

@@ -427,6 +427,8 @@ class Provider:
     #: type prefixes (``aws_`` for ``aws_db_instance``) and the seed's resource kinds ("AWS RDS").
     terraform_prefixes: ClassVar[tuple[str, ...]] = ()
     resource_kinds: ClassVar[tuple[str, ...]] = ()
+    #: A `costs.CostSource` when the platform can pull this provider's bill (FinOps); None: not available.
+    cost_source: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -29,6 +29,9 @@ DESIGN_TABLE = {
     Action.READ_AUDIT: {A},
     Action.CREATE_OWN_TOKEN: {V, U, P, A},
     Action.MANAGE_SECURITY: {A},  # login hardening: e.g. require two-factor of the organization's admins
+    Action.VIEW_COSTS: {V, U, P, A},  # finops: dashboard, cost API and exports, budgets (read)
+    Action.MANAGE_BUDGETS: {A},
+    Action.SYNC_COSTS: {A},
 }
 
 

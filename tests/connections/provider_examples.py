@@ -301,6 +301,8 @@ INVALID_CASES: list[tuple[str, str, str, Any]] = [
     ("aws", "web_identity", "role_arn", "arn:aws:iam::999999999999:role/Tf"),  # another account
     # gcp
     ("gcp", "service_account_key", "project_id", "My_Project"),
+    ("gcp", "service_account_key", "billing_export_table", "x`; DROP TABLE y; --"),  # quoted into SQL by FinOps
+    ("gcp", "workload_identity", "billing_export_table", "dataset_only"),
     ("gcp", "service_account_key", "project_id", "abc"),
     ("gcp", "workload_identity", "project_id", "my-project-"),
     ("gcp", "service_account_key", "service_account_key", "not json at all"),

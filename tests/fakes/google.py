@@ -17,6 +17,10 @@ Served (paths are relative to the server; `FakeGoogle.endpoints` maps them to PR
 * ``GET /storage/storage/v1/b/{bucket}``, ``POST /storage/upload/storage/v1/b/{bucket}/o?uploadType=media``,
   ``DELETE /storage/storage/v1/b/{bucket}/o/{object}``: Cloud Storage JSON API for buckets from `add_bucket`.
 * ``GET /gcr/v2/token``: a Docker registry token service taking ``oauth2accesstoken:<access token>``.
+* ``POST /bigquery/bigquery/v2/projects/{project}/queries`` and ``GET .../queries/{job}``: BigQuery's
+  ``jobs.query`` / ``getQueryResults`` over a billing export table filled with `add_billing_rows`
+  (rows already summed per day/service/label; the fake filters them by the query's named parameters
+  `project`, `start`, `end` and pages them by `bigquery_page_size`). Queries are kept in `bigquery_queries`.
 
 Every request is recorded in `requests` (method, path, query, headers, body). Fixtures: `fake_google_server`
 (session) and `fake_google` (per test: emptied, PROVIDER_ENDPOINTS pointed here, loopback allowed through
@@ -159,6 +163,10 @@ class FakeGoogle:
             self._tokens: dict[str, str] = {}
             self._federated_tokens: dict[str, str] = {}
             self._requests: list[RecordedRequest] = []
+            self._billing: dict[str, list[dict[str, Any]]] = {}
+            self._bigquery_jobs: dict[str, list[list[dict[str, Any]]]] = {}
+            self.bigquery_queries: list[dict[str, Any]] = []
+            self.bigquery_page_size = 1000
 
     # --- addresses
 
@@ -179,6 +187,7 @@ class FakeGoogle:
             "gcp_iam_credentials": f"{base}/iamcredentials",
             "gcp_storage": f"{base}/storage",
             "gcr_token": f"{base}/gcr/v2/token",
+            "gcp_bigquery": f"{base}/bigquery",
         }
 
     # --- configuration
@@ -221,6 +230,11 @@ class FakeGoogle:
         writers = set(writers)
         with self._lock:
             self._buckets[name] = _Bucket(readers=set(readers) | writers, writers=writers)
+
+    def add_billing_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Rows of a billing export table: {day, service, environment, currency, billed, effective, project}."""
+        with self._lock:
+            self._billing.setdefault(table, []).extend(rows)
 
     # --- records and state
 
@@ -274,6 +288,8 @@ class FakeGoogle:
             return self._storage(method, raw, query, headers)
         if method == "GET" and path == "/gcr/v2/token":
             return 200, self._registry_token(query, headers)
+        if path.startswith("/bigquery/bigquery/v2/projects/"):
+            return 200, self._bigquery(method, path, query, headers, body)
         raise GoogleError.api(404, f"The fake does not serve {method} {path}.")
 
     # token endpoint
@@ -433,6 +449,54 @@ class FakeGoogle:
                 "forbidden",
             )
         return bucket
+
+    # BigQuery (jobs.query + getQueryResults over a billing export)
+
+    _BILLING_FIELDS = ("day", "service", "environment", "currency", "billed", "effective")
+
+    def _bigquery(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Any:
+        self._principal(headers)
+        rest = path.removeprefix("/bigquery/bigquery/v2/projects/")
+        if method == "POST" and rest.endswith("/queries"):
+            request = json.loads(body or b"{}")
+            with self._lock:
+                self.bigquery_queries.append(request)
+            sql = request.get("query", "")
+            table = sql.split("`")[1] if sql.count("`") >= 2 else ""
+            params = {p["name"]: p["parameterValue"]["value"] for p in request.get("queryParameters", [])}
+            with self._lock:
+                if table not in self._billing:
+                    raise GoogleError.api(404, f"Not found: Table {table} was not found in location US", "notFound")
+                rows = [r for r in self._billing[table] if r.get("project") == params.get("project")
+                        and params.get("start", "") <= r["day"] < params.get("end", "9999")]  # fmt: skip
+                size = self.bigquery_page_size
+                pages = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
+                job_id = f"job_{secrets.token_hex(6)}"
+                self._bigquery_jobs[job_id] = pages
+            return self._bigquery_page(job_id, 0)
+        if method == "GET" and "/queries/" in rest:
+            job_id = rest.split("/queries/", 1)[1]
+            index = int(query.get("pageToken") or 0)
+            return self._bigquery_page(job_id, index)
+        raise GoogleError.api(404, "Not Found")
+
+    def _bigquery_page(self, job_id: str, index: int) -> dict[str, Any]:
+        with self._lock:
+            pages = self._bigquery_jobs.get(job_id)
+        if pages is None or index >= len(pages):
+            raise GoogleError.api(404, f"Not found: Job {job_id}", "notFound")
+        page: dict[str, Any] = {
+            "kind": "bigquery#queryResponse",
+            "jobReference": {"projectId": "billing", "jobId": job_id, "location": "US"},
+            "jobComplete": True,
+            "schema": {"fields": [{"name": n, "type": "STRING"} for n in self._BILLING_FIELDS]},
+            "rows": [{"f": [{"v": None if r.get(n) is None else str(r.get(n))} for n in self._BILLING_FIELDS]}
+                     for r in pages[index]],
+            "totalRows": str(sum(len(p) for p in pages)),
+        }  # fmt: skip
+        if index + 1 < len(pages):
+            page["pageToken"] = str(index + 1)
+        return page
 
     # Container Registry token service
 

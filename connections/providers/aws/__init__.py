@@ -1,11 +1,15 @@
 """Amazon Web Services: everything AWS-specific lives in this package.
 
 `provider` (fields, materialization, the connection test), `clients` (reused boto3 clients),
-`identity` (the platform's own account and the trust policy for it), `roles` (IAM role validation)
-and `iam_policy` (our IAM policy evaluator and trust-policy analysis).
+`costs` (Cost Explorer for FinOps), `identity` (the platform's own account and the trust policy for it),
+`roles` (IAM role validation) and `iam_policy` (our IAM policy evaluator and trust-policy analysis).
 """
 
+from .costs import AwsCostSource
 from .identity import platform_account_id, trust_policy
 from .provider import AwsProvider, aws_call, referenced_credentials
 
-__all__ = ["AwsProvider", "aws_call", "platform_account_id", "referenced_credentials", "trust_policy"]
+# Declared here rather than in the class body: the cost source reuses the provider's credential helpers.
+AwsProvider.cost_source = AwsCostSource()
+
+__all__ = ["AwsCostSource", "AwsProvider", "aws_call", "platform_account_id", "referenced_credentials", "trust_policy"]

@@ -1,4 +1,4 @@
-"""Google Cloud (connections/providers/gcp.py): the check against tests/fakes/google.py with a service account
+"""Google Cloud (connections/providers/gcp/): the check against tests/fakes/google.py with a service account
 key or workload identity federation; materialization."""
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from google.oauth2 import service_account
 from core.masking import scrub
 from core.netguard import NetguardError
 
-from . import validators as v
-from .base import AuthMethod, Field, Materialized, Provider, federation_panel
-from .contract import CheckFailed, CheckResult
+from .. import validators as v
+from ..base import AuthMethod, Field, FieldError, Materialized, Provider, federation_panel
+from ..contract import CheckFailed, CheckResult
 
 CREDENTIALS_FILE = "gcp-credentials.json"
 OIDC_TOKEN_FILE = "gcp-oidc-token"
@@ -188,6 +188,16 @@ def referenced_token(ctx: Any) -> tuple[str, Mapping[str, Any]]:
     return token, ref.config
 
 
+_BIGQUERY_TABLE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$")
+
+
+def bigquery_table(value: str) -> str:
+    """`project.dataset.table`: the billing export table (also quoted into SQL, so nothing else is allowed)."""
+    if value and not _BIGQUERY_TABLE.fullmatch(value):
+        raise FieldError("Use project.dataset.table (letters, digits, dashes in the project, underscores).")
+    return value
+
+
 class GcpProvider(Provider):
     """GCP project connection.
 
@@ -207,6 +217,7 @@ class GcpProvider(Provider):
         "gcp_resource_manager": "https://cloudresourcemanager.googleapis.com",
         "gcp_sts": "https://sts.googleapis.com/v1/token",
         "gcp_iam_credentials": "https://iamcredentials.googleapis.com",
+        "gcp_bigquery": "https://bigquery.googleapis.com",
     }
     label = "Google Cloud"
     category = "cloud"
@@ -233,6 +244,9 @@ class GcpProvider(Provider):
               placeholder="projects/123456789/locations/global/workloadIdentityPools/POOL/providers/PROVIDER"),
         Field("service_account_email", "Service account email", "string", validators=(v.gcp_service_account_email,),
               auth_methods=("workload_identity",), placeholder="runner@my-project.iam.gserviceaccount.com"),
+        Field("billing_export_table", "BigQuery billing export table", "string", required=False,
+              validators=(bigquery_table,), placeholder="billing-project.billing_dataset.gcp_billing_export_v1_XXXX",
+              help_text="Optional: where FinOps reads this project's costs (Cloud Billing export to BigQuery)."),
     )  # fmt: skip
     summary_fields = ("project_id",)
 

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class FinopsConfig(AppConfig):
+    """FinOps: cost records and sync jobs per connection, budgets, anomalies, dashboard and exports."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "finops"
+    demo_seeders = ["finops.demo.seed_demo"]
+    org_nav_items = [{"label": "Costs", "url_name": "finops_dashboard", "action": "view_costs", "section": "finops"}]
+
+    def ready(self) -> None:
+        # late import: registering the deletion-preview counts needs the models loaded (Django's ready())
+        from . import dependents  # noqa: F401
