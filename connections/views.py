@@ -443,6 +443,12 @@ class ConnectionSetDefaultView(ConnectionActionMixin, OrgFormView):
         )
         return HttpResponseRedirect(self.org_url("connection_authorizations", connection_name=self.connection.name))
 
+    def service_failed(self, form: forms.Form) -> HttpResponse:
+        for errors in form.errors.values():  # the service keys its refusal on `environment`
+            for error in errors:
+                messages.error(self.request, error)
+        return HttpResponseRedirect(self.detail_url())
+
     def form_invalid(self, form: SetDefaultForm) -> HttpResponse:
         messages.error(self.request, "Choose an environment.")
         return HttpResponseRedirect(self.detail_url())
