@@ -472,3 +472,20 @@ def test_azure_federated_token_file_is_read_by_azure_identity(org, members, make
             assert credential().get_token("https://management.azure.com/.default").token
         presented = [r.form.get("client_assertion") for r in aad.token_requests]
         assert presented == [first, later]
+
+
+def test_no_run_credential_reaches_the_logs(org, members, make_connection, worker_canary, moto, tmp_path, caplog):
+    """botocore at DEBUG logs STS responses: the session obtained for the run, the endpoint's token, the
+    web identity token and the worker's own secret are all masked there."""
+    caplog.set_level(logging.DEBUG)
+    connection = aws_connection(make_connection, org, "assume_role")
+    with run_credentials(connection, actor=members["user"], environment="production", run_label="log",
+                         workdir=tmp_path, role_arn=ROLE_ARN) as creds:  # fmt: skip
+        env = creds.env
+        served = requests.get(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+                              headers={"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}, timeout=5).json()  # fmt: skip
+        logging.getLogger("projects.run").info("run env: %s served: %s", env, served)
+        sensitive = list(creds.sensitive)
+    assert served["SecretAccessKey"] in sensitive and env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] in sensitive
+    for value in [*sensitive, worker_canary]:
+        assert value not in caplog.text
