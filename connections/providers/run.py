@@ -56,8 +56,10 @@ class RunContext:
     connection_name: str
     run_label: str
     external_id: str = ""
-    #: The identity the run works as (an IAM role ARN): the project's choice, else the connection's first role.
+    #: The identity the run works as (an IAM role ARN), when the caller (the project) chose one.
     role_arn: str | None = None
+    #: The connection's first connection role: used when neither the caller nor the connection names one.
+    fallback_role_arn: str | None = None
     session_duration: int = 3600
     #: ``sign(audience, lifetime_seconds) -> JWT`` with the platform's OIDC issuer, for this connection's subject.
     sign_assertion: Callable[[str, int], str] | None = None

@@ -482,10 +482,25 @@ def test_no_run_credential_reaches_the_logs(org, members, make_connection, worke
     with run_credentials(connection, actor=members["user"], environment="production", run_label="log",
                          workdir=tmp_path, role_arn=ROLE_ARN) as creds:  # fmt: skip
         env = creds.env
-        served = requests.get(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
-                              headers={"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}, timeout=5).json()  # fmt: skip
+        headers = {"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}
+        served = requests.get(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers=headers, timeout=5).json()
         logging.getLogger("projects.run").info("run env: %s served: %s", env, served)
         sensitive = list(creds.sensitive)
     assert served["SecretAccessKey"] in sensitive and env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] in sensitive
     for value in [*sensitive, worker_canary]:
         assert value not in caplog.text
+
+
+def test_assume_role_falls_back_to_the_connections_first_role(
+    org, members, make_connection, moto, monkeypatch, tmp_path
+):
+    from connections.role_validation import do_add_role
+
+    connection = aws_connection(make_connection, org, "assume_role")
+    do_add_role(connection, actor=members["admin"], role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/FirstRole")
+    calls = assume_role_params(monkeypatch)
+    with run_credentials(connection, actor=members["user"], environment="production", run_label="r",
+                         workdir=tmp_path):  # fmt: skip
+        pass
+    assert calls[0]["RoleArn"] == f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/FirstRole"
+    assert calls[0]["DurationSeconds"] == 3600  # RUN_SESSION_DURATION_SECONDS

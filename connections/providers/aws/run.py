@@ -228,7 +228,7 @@ def run_setup(auth_method: str, config: Mapping[str, Any], secrets_: Mapping[str
             session["aws_session_token"] = str(secrets_["session_token"])
         return RunSetup(out, [], lambda: dict(session))
     if auth_method == "assume_role":
-        role_arn = ctx.role_arn or config.get("role_arn")
+        role_arn = ctx.role_arn or config.get("role_arn") or ctx.fallback_role_arn
         if not role_arn:
             raise MaterializeError(NO_ROLE)
         duration = min(max(int(ctx.session_duration), MIN_SESSION_SECONDS), MAX_SESSION_SECONDS)
