@@ -207,3 +207,6 @@ def test_admin_makes_a_second_account_the_environment_default(page, live_server,
     page.goto(f"{live_server.url}/o/{org.slug}/environments/production/selection/?provider=aws")
     reason = "'aws-workloads' is the default aws connection of environment 'production'"
     expect(page.get_by_text(reason)).to_be_visible()
+    page.goto(f"{live_server.url}/o/{org.slug}/connections/aws-networking/")
+    environments = page.locator("section", has=page.get_by_role("heading", name="Authorized environments"))
+    expect(environments.locator(".chip")).to_have_text(["production (by name only)"])
