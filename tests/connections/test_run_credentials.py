@@ -504,3 +504,27 @@ def test_assume_role_falls_back_to_the_connections_first_role(
         pass
     assert calls[0]["RoleArn"] == f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/FirstRole"
     assert calls[0]["DurationSeconds"] == 3600  # RUN_SESSION_DURATION_SECONDS
+
+
+def test_ecr_and_the_s3_backend_borrow_an_assumed_role(org, members, make_connection, moto, monkeypatch, tmp_path):
+    """A registry or state backend on an assume-role AWS connection: the ECR login is made with the run's
+    session, and the run itself reads the same loopback endpoint."""
+    from connections.role_validation import do_add_role
+
+    aws = make_connection(org, "aws", name="aws-production", auth_method="assume_role",
+                          config={"account_id": MOTO_ACCOUNT_ID})  # fmt: skip
+    do_add_role(aws, actor=members["admin"], role_arn=ROLE_ARN)
+    calls = assume_role_params(monkeypatch)
+    ecr = make_connection(org, "ecr", name="ecr", environments=("production",))
+    with run_credentials(ecr, actor=members["user"], environment="production", run_label="img",
+                         workdir=tmp_path / "ecr") as creds:  # fmt: skip
+        assert (Path(creds.env["DOCKER_CONFIG"]) / "config.json").exists()
+        identity = run_python(CALLER_IDENTITY, child_env(creds.env, TEST_ENDPOINT=moto))
+    assert identity["arn"].endswith("assumed-role/TerraformRunner/run-img")
+    assert calls[0]["ExternalId"] == aws.external_id
+    backend = make_connection(org, "s3_backend", name="state", environments=("production",))
+    with run_credentials(backend, actor=members["user"], environment="production", run_label="state",
+                         workdir=tmp_path / "s3") as creds:  # fmt: skip
+        assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" in creds.env
+        identity = run_python(CALLER_IDENTITY, child_env(creds.env, TEST_ENDPOINT=moto))
+    assert identity["arn"].endswith("assumed-role/TerraformRunner/run-state")
