@@ -21,13 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import google.auth
 import jwt
 import pytest
 import requests
+from azure.identity import WorkloadIdentityCredential
+from google.auth.transport.requests import Request
 
 from accounts.models import AuditEvent
 from connections.models import ConnectionUsage
 from connections.providers.aws import clients as aws_clients
+from connections.role_validation import do_add_role
 from connections.run_credentials import run_credentials
 from connections.runtime import ConnectionNotAuthorized
 from identity import conf as oidc_conf
@@ -394,9 +398,6 @@ def test_gcr_gets_a_docker_config_with_a_google_access_token(org, members, make_
 def test_gcp_external_account_file_is_exchanged_by_google_auth(
     org, members, make_connection, fake_google, settings, tmp_path
 ):
-    import google.auth
-    from google.auth.transport.requests import Request
-
     settings.RUN_TOKEN_LIFETIME_SECONDS = 3
     settings.RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS = 1
     connection = make_connection(org, "gcp", name="gcp-wif", auth_method="workload_identity",
@@ -432,8 +433,6 @@ def test_gcp_external_account_file_is_exchanged_by_google_auth(
 
 
 def test_azure_federated_token_file_is_read_by_azure_identity(org, members, make_connection, settings, tmp_path):
-    from azure.identity import WorkloadIdentityCredential
-
     settings.RUN_TOKEN_LIFETIME_SECONDS = 3
     settings.RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS = 1
     connection = make_connection(org, "azure", name="az-fed", auth_method="federated", environments=("production",))
@@ -494,8 +493,6 @@ def test_no_run_credential_reaches_the_logs(org, members, make_connection, worke
 def test_assume_role_falls_back_to_the_connections_first_role(
     org, members, make_connection, moto, monkeypatch, tmp_path
 ):
-    from connections.role_validation import do_add_role
-
     connection = aws_connection(make_connection, org, "assume_role")
     do_add_role(connection, actor=members["admin"], role_arn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/FirstRole")
     calls = assume_role_params(monkeypatch)
@@ -509,8 +506,6 @@ def test_assume_role_falls_back_to_the_connections_first_role(
 def test_ecr_and_the_s3_backend_borrow_an_assumed_role(org, members, make_connection, moto, monkeypatch, tmp_path):
     """A registry or state backend on an assume-role AWS connection: the ECR login is made with the run's
     session, and the run itself reads the same loopback endpoint."""
-    from connections.role_validation import do_add_role
-
     aws = make_connection(org, "aws", name="aws-production", auth_method="assume_role",
                           config={"account_id": MOTO_ACCOUNT_ID})  # fmt: skip
     do_add_role(aws, actor=members["admin"], role_arn=ROLE_ARN)
