@@ -34,6 +34,7 @@ from connections.providers.aws import clients as aws_clients
 from connections.role_validation import do_add_role
 from connections.run_credentials import run_credentials
 from connections.runtime import ConnectionNotAuthorized
+from core.masking import secret_values
 from identity import conf as oidc_conf
 from identity.keys import jwks
 from tests.connections.provider_examples import valid_examples
@@ -523,3 +524,30 @@ def test_ecr_and_the_s3_backend_borrow_an_assumed_role(org, members, make_connec
         assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" in creds.env
         identity = run_python(CALLER_IDENTITY, child_env(creds.env, TEST_ENDPOINT=moto))
     assert identity["arn"].endswith("assumed-role/TerraformRunner/run-state")
+
+
+def _every_method() -> list[tuple[str, str]]:
+    # ECR/GCR log in to a registry and assume_role calls STS: they have tests of their own above.
+    skip = {("ecr", "cloud_connection"), ("gcr", "cloud_connection"), ("aws", "assume_role")}
+    return [(p, m) for p, methods in valid_examples().items() for m in methods if (p, m) not in skip]
+
+
+@pytest.mark.parametrize(("provider", "auth_method"), _every_method())
+def test_every_other_method_goes_through_the_same_api(provider, auth_method, org, members, make_connection, tmp_path):
+    connection = make_connection(org, provider, auth_method=auth_method, environments=("production",))
+    secrets_ = valid_examples()[provider][auth_method][1]
+    with run_credentials(connection, actor=members["user"], environment="production", run_label="all",
+                         workdir=tmp_path) as creds:  # fmt: skip
+        for path in creds.files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.parent.is_relative_to(creds.directory)
+        assert not any("{file:" in value or "{dir:" in value for value in creds.env.values())
+        shown = json.dumps(creds.env)
+        for value in masking_values(secrets_):
+            if value in shown:
+                assert value in creds.sensitive, f"{provider}/{auth_method}: an unmasked secret in the run's env"
+    assert not creds.directory.exists()
+    assert ConnectionUsage.objects.filter(connection=connection, purpose="run", outcome="success").exists()
+
+
+def masking_values(payload: dict[str, Any]) -> list[str]:
+    return [value for value in secret_values(payload) if len(value) >= 8 and "\n" not in value]
