@@ -105,7 +105,8 @@ def _context(
         fallback_role_arn=_first_role_arn(connection),
         session_duration=int(session_duration or settings.RUN_SESSION_DURATION_SECONDS),
         sign_assertion=signer,
-        token_lifetime=int(settings.RUN_TOKEN_LIFETIME_SECONDS),
+        # The signer caps lifetimes at OIDC_MAX_ASSERTION_LIFETIME: refresh by the lifetime tokens really get.
+        token_lifetime=max(1, min(int(settings.RUN_TOKEN_LIFETIME_SECONDS), int(settings.OIDC_MAX_ASSERTION_LIFETIME))),
         refresh_margin=int(settings.RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS),
         timeout=float(settings.CONNECTION_CHECK_TIMEOUT),
         on_secret=collected.add,

@@ -551,3 +551,14 @@ def test_every_other_method_goes_through_the_same_api(provider, auth_method, org
 
 def masking_values(payload: dict[str, Any]) -> list[str]:
     return [value for value in secret_values(payload) if len(value) >= 8 and "\n" not in value]
+
+
+def test_token_lifetime_is_capped_by_the_issuers_maximum(org, members, make_connection, settings, tmp_path):
+    settings.RUN_TOKEN_LIFETIME_SECONDS = 7200
+    settings.OIDC_MAX_ASSERTION_LIFETIME = 600
+    connection = aws_connection(make_connection, org, "web_identity", role_arn=ROLE_ARN)
+    with run_credentials(connection, actor=members["user"], environment="production", run_label="cap",
+                         workdir=tmp_path) as creds:  # fmt: skip
+        claims = decode(Path(creds.env["AWS_WEB_IDENTITY_TOKEN_FILE"]).read_text())
+        (refresher,) = creds.services
+        assert claims["exp"] - claims["iat"] == 600 and refresher.interval == 300  # 600 - the 300 s margin
