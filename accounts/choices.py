@@ -64,6 +64,7 @@ class AuditAction(models.TextChoices):
     CONNECTION_DELETED = "connection.deleted", "Connection deleted"
     CONNECTION_AUTHORIZED = "connection.authorized", "Connection authorized for an environment"
     CONNECTION_DEAUTHORIZED = "connection.deauthorized", "Connection authorization revoked"
+    CONNECTION_DEFAULT_SET = "connection.default_set", "Default connection of an environment set"
     CONNECTION_CREDENTIALS_USED = "connection.credentials_used", "Credentials used"
     CONNECTION_KEY_REWRAPPED = "connection.key_rewrapped", "Data key re-wrapped"
     CONNECTION_OAUTH_CONNECTED = "connection.oauth_connected", "Connected with OAuth"

@@ -391,6 +391,15 @@ OIDC_KEY_SIZE = env.int("OIDC_KEY_SIZE", default=3072)  # RSA bits for new signi
 OIDC_DOCUMENT_MAX_AGE = env.int("OIDC_DOCUMENT_MAX_AGE", default=300)  # cache seconds for discovery and JWKS
 OIDC_MAX_ASSERTION_LIFETIME = env.int("OIDC_MAX_ASSERTION_LIFETIME", default=3600)  # upper bound, seconds
 
+# --- Credentials handed to runs (connections.run_credentials) ---
+# Lifetime of the platform OIDC tokens written for a run (web identity, workload identity, federated);
+# bounded by OIDC_MAX_ASSERTION_LIFETIME. Token files are rewritten this many seconds before they expire,
+# and an assumed role's session is renewed when less than RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS remain.
+RUN_TOKEN_LIFETIME_SECONDS = env.int("RUN_TOKEN_LIFETIME_SECONDS", default=3600)
+RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS = env.int("RUN_CREDENTIALS_REFRESH_MARGIN_SECONDS", default=300)
+# STS session length for an assumed role when the caller (the project) names none (900..43200).
+RUN_SESSION_DURATION_SECONDS = env.int("RUN_SESSION_DURATION_SECONDS", default=3600)
+
 # --- REST API ---
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)  # deepest JSON request body the API parses
 REST_FRAMEWORK = {

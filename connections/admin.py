@@ -32,7 +32,7 @@ from .models import (
 class AuthorizationInline(admin.TabularInline):
     model = ConnectionAuthorization
     extra = 0
-    fields = ["environment", "created_by", "created_at"]
+    fields = ["environment", "is_default", "created_by", "created_at"]
     readonly_fields = fields
     can_delete = False
 
@@ -130,11 +130,12 @@ class ConnectionAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
 
 @admin.register(ConnectionAuthorization)
 class ConnectionAuthorizationAdmin(admin.ModelAdmin):
-    list_display = ["connection", "environment", "provider", "org", "created_by", "created_at"]
-    list_filter = ["provider", "org"]
+    list_display = ["connection", "environment", "provider", "is_default", "org", "created_by", "created_at"]
+    list_filter = ["provider", "is_default", "org"]
     search_fields = ["connection__name", "environment__slug"]
     list_select_related = ["connection", "environment", "org", "created_by"]
-    readonly_fields = ["connection", "environment", "org", "provider", "created_by", "created_at"]
+    # The default changes only through do_set_default_connection (audited): read-only here like the rest.
+    readonly_fields = ["connection", "environment", "org", "provider", "is_default", "created_by", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -128,14 +128,14 @@ def _form_field(field: Field, *, mode: str) -> forms.Field:
 def environment_choices(
     environments: Iterable[Environment], taken: dict[str, str] | None = None
 ) -> list[tuple[str, str]]:
-    """(slug, label) for environment checkboxes; `taken` (slug -> connection name) explains a conflict
-    before the user submits, since one connection per provider may be authorized per environment."""
+    """(slug, label) for environment checkboxes; `taken` (slug -> connection name) names the environment's
+    current default of the provider, so the user knows ticking it adds a second (non-default) one."""
     taken = taken or {}
     choices = []
     for env in environments:
         label = env.name if env.name.lower() == env.slug else f"{env.name} ({env.slug})"
         if env.slug in taken:
-            label = f"{label} — now uses “{taken[env.slug]}”"
+            label = f"{label} — default: “{taken[env.slug]}”"
         choices.append((env.slug, label))
     return choices
 
@@ -333,6 +333,12 @@ class SetActiveForm(forms.Form):
     active = forms.TypedChoiceField(
         choices=[("1", "Activate"), ("0", "Deactivate")], coerce=lambda value: value == "1", empty_value=None
     )
+
+
+class SetDefaultForm(forms.Form):
+    """The environment (slug) whose default connection of this provider the connection becomes."""
+
+    environment = forms.SlugField(max_length=63)
 
 
 class SelectionForm(forms.Form):

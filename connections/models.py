@@ -166,12 +166,17 @@ class ConnectionGroupObjectPermission(GroupObjectPermissionBase):
 
 
 class ConnectionAuthorization(OrgScopedModel):
-    """A connection authorized for one environment. The (environment, provider) constraint is what
-    makes automatic selection deterministic: at most one connection per provider per environment."""
+    """A connection authorized for one environment. Several connections of a provider may be authorized
+    for an environment (a production spanning a networking, a workloads and an audit account); exactly
+    one of them is its default, which is what automatic selection picks, so selection stays
+    deterministic. The conditional unique constraint holds that in the database."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="authorizations")
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="authorizations")
     provider = models.CharField(max_length=32, editable=False)
+    is_default = models.BooleanField(
+        default=False, help_text="Picked when a run names no connection of this provider in this environment."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -180,7 +185,11 @@ class ConnectionAuthorization(OrgScopedModel):
         default_related_name = "+"  # no org.<accessor>: reach them through connections and environments
         ordering = ["environment__slug"]
         constraints = [
-            models.UniqueConstraint(fields=["environment", "provider"], name="one_connection_per_env_and_provider"),
+            models.UniqueConstraint(
+                fields=["environment", "provider"],
+                condition=models.Q(is_default=True),
+                name="one_default_per_env_and_provider",
+            ),
             models.UniqueConstraint(fields=["connection", "environment"], name="authorization_unique"),
         ]
 

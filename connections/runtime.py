@@ -1,7 +1,8 @@
 """Automatic selection of a connection, and `use_credentials`: the only way code gets a secret.
 
-Selection is deterministic because at most one connection per provider is authorized for an
-environment (a database constraint). Using credentials checks the policy, decrypts, records the use
+Several connections of a provider may be authorized for an environment; automatic selection picks the
+environment's default for the provider (exactly one, a database constraint), and a caller may name any
+other authorized one. Using credentials checks the policy, decrypts, records the use
 (audit event + ConnectionUsage + last_used_at) in one transaction, and only after that transaction
 commits hands the values out, registered with the log masker for as long as they are in use.
 """
@@ -86,7 +87,9 @@ def select_connection(
 ) -> Selection:
     """The connection to use for `provider` in `environment` (or check a named one), with the reason.
 
-    Deactivated connections are never selected. Never touches secrets.
+    Without a name: the environment's default connection of the provider. With a name: that connection,
+    if it is authorized for the environment (default or not). Deactivated connections are never
+    selected. Never touches secrets.
     """
     try:
         get_provider(provider)
@@ -100,10 +103,10 @@ def select_connection(
         if not ConnectionAuthorization.objects.filter(connection=named, environment=env).exists():
             raise ConnectionNotAuthorized(not_authorized_message(named.name, env.slug))
         return Selection(named, env, provider, f"'{named.name}' was requested and is authorized for '{env.slug}'.")
-    # (environment, provider) is unique, so no ordering is needed (and none is paid for).
+    # One default per (environment, provider) (a partial unique index), so no ordering is needed.
     auth = next(
         iter(
-            ConnectionAuthorization.objects.filter(environment=env, provider=provider)
+            ConnectionAuthorization.objects.filter(environment=env, provider=provider, is_default=True)
             .exclude(connection__status=ConnectionStatusChoices.INACTIVE)
             .select_related("connection", "connection__org")
             .order_by()[:1]
@@ -112,14 +115,24 @@ def select_connection(
     )
     if auth is not None:
         reason = f"'{auth.connection.name}' is the {provider} connection authorized for environment '{env.slug}'."
+        others = ConnectionAuthorization.objects.filter(environment=env, provider=provider, is_default=False).count()
+        if others:
+            reason = (
+                f"'{auth.connection.name}' is the default {provider} connection of environment '{env.slug}' "
+                f"({others} other{'s' if others > 1 else ''} authorized there must be named)."
+            )
         return Selection(auth.connection, env, provider, reason)
     candidates = list(
         Connection.objects.filter(org=org, provider=provider)
         .exclude(status=ConnectionStatusChoices.INACTIVE)
-        .values_list("name", flat=True)[:2]
+        .values_list("pk", "name")[:2]
     )
-    if len(candidates) == 1:
-        raise ConnectionNotAuthorized(not_authorized_message(candidates[0], env.slug))
+    # "Not authorized" only when it is true: a lone connection authorized there (but not the default,
+    # which is deactivated) gets no such message.
+    if len(candidates) == 1 and not ConnectionAuthorization.objects.filter(
+        connection_id=candidates[0][0], environment=env
+    ).exists():
+        raise ConnectionNotAuthorized(not_authorized_message(candidates[0][1], env.slug))
     raise NoConnectionAvailable(no_connection_message(provider, env.slug))
 
 

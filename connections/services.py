@@ -6,7 +6,8 @@ through `connections.runtime.use_credentials`; nothing in this module returns or
 
 Transactions follow the rule in `accounts/services.py`: durable unless legitimately nested.
 Durable: `do_create_connection`, `do_rotate_credentials`, `do_connect_oauth`, `do_set_active`,
-`do_set_authorizations`, `do_rewrap_connection_secrets` (one batch at a time, from a command). Plain `atomic`:
+`do_set_authorizations`, `do_set_default_connection`, `do_rewrap_connection_secrets` (one batch at a time,
+from a command). Plain `atomic`:
 `do_authorize_environment` and `do_revoke_environment` (`do_set_authorizations` calls them in its
 transaction), `do_update_connection`, `do_delete_connection` and `do_revoke_environment` (Django's
 admin calls them inside its own transaction).
@@ -154,31 +155,49 @@ def _resolve_reference(org: Organization, spec: Any, auth_method: str, config: d
 
 
 def _authorize(connection: Connection, env: Environment, actor: Any) -> ConnectionAuthorization:
-    existing = (
-        ConnectionAuthorization.objects.filter(environment=env, provider=connection.provider)
-        .exclude(connection=connection)
-        .select_related("connection")
-        .first()
-    )
-    if existing is not None:
-        raise ValidationError(
-            {
-                "environments": f"Environment '{env.slug}' already has a {connection.provider} connection "
-                f"('{existing.connection.name}'); revoke it there first."
-            }
-        )
+    """Authorize `connection` for `env`; it becomes the default when the environment has none for its provider.
+
+    Several connections of a provider may be authorized for one environment (multi-account); the first
+    is the default until someone names another (`do_set_default_connection`).
+    """
+    has_default = ConnectionAuthorization.objects.filter(
+        environment=env, provider=connection.provider, is_default=True
+    ).exists()
     try:
         with transaction.atomic():
             auth, _ = ConnectionAuthorization.objects.get_or_create(
                 connection=connection,
                 environment=env,
-                defaults={"org": connection.org, "provider": connection.provider, "created_by": _user(actor)},
+                defaults={
+                    "org": connection.org,
+                    "provider": connection.provider,
+                    "created_by": _user(actor),
+                    "is_default": not has_default,
+                },
             )
-    except IntegrityError:  # a concurrent authorization won the (environment, provider) slot
-        raise ValidationError(
-            {"environments": f"Environment '{env.slug}' already has a {connection.provider} connection."}
-        ) from None
+    except IntegrityError:  # a concurrent authorization became the default first: this one is not
+        auth, _ = ConnectionAuthorization.objects.get_or_create(
+            connection=connection,
+            environment=env,
+            defaults={"org": connection.org, "provider": connection.provider, "created_by": _user(actor)},
+        )
     return auth
+
+
+def _promote_default(env: Environment, provider: str) -> ConnectionAuthorization | None:
+    """After the default was revoked: the longest-authorized remaining connection becomes the default, so
+    automatic selection keeps working; None when no connection of the provider is left there."""
+    successor = (
+        ConnectionAuthorization.objects.select_for_update()
+        .filter(environment=env, provider=provider)
+        .select_related("connection")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if successor is not None:
+        successor.is_default = True
+        successor.save(update_fields=["is_default", "updated_at"])
+    return successor
 
 
 def _user(actor: Any) -> Any:
@@ -528,17 +547,64 @@ def do_authorize_environment(connection: Connection, environment: Environment, *
 
 @transaction.atomic
 def do_revoke_environment(connection: Connection, environment: Environment, *, actor: Any) -> bool:
+    """Revoke one environment. When it was the environment's default, another authorized connection of the
+    provider (the longest-authorized) becomes the default, named in the audit event."""
     check(actor, Action.MANAGE_CONNECTIONS, connection)
     connection = _locked(connection)
-    deleted, _ = ConnectionAuthorization.objects.filter(connection=connection, environment=environment).delete()
-    if not deleted:
+    auth = ConnectionAuthorization.objects.filter(connection=connection, environment=environment).first()
+    if auth is None:
         return False
+    auth.delete()
+    details = {}
+    if auth.is_default:
+        successor = _promote_default(environment, connection.provider)
+        details["new_default"] = successor.connection.name if successor else None
     record_event(
         org=connection.org,
         action=AuditAction.CONNECTION_DEAUTHORIZED,
         actor=actor,
         target=connection,
         environment=environment.slug,
+        details=details,
+    )
+    return True
+
+
+@transaction.atomic(durable=True)
+def do_set_default_connection(connection: Connection, environment: Environment, *, actor: Any) -> bool:
+    """Make `connection` the default of its provider in `environment` (it must be authorized there).
+
+    Returns False when it already was. The previous default stays authorized: a run or project may still
+    name it. Takes effect for the next automatic selection.
+    """
+    check(actor, Action.MANAGE_CONNECTIONS, connection)
+    connection = _locked(connection)
+    if environment.org_id != connection.org_id:
+        raise ValidationError({"environment": "Unknown environment."})
+    rows = list(
+        ConnectionAuthorization.objects.select_for_update()
+        .filter(environment=environment, provider=connection.provider)
+        .select_related("connection")
+    )
+    mine = next((row for row in rows if row.connection_id == connection.pk), None)
+    if mine is None:
+        message = f"'{connection.name}' is not authorized for environment '{environment.slug}'; authorize it first."
+        raise ValidationError({"environment": message})
+    if mine.is_default:
+        return False
+    previous = next((row for row in rows if row.is_default), None)
+    if previous is not None:  # unset first: the partial unique index allows one default at a time
+        previous.is_default = False
+        previous.save(update_fields=["is_default", "updated_at"])
+    mine.is_default = True
+    mine.save(update_fields=["is_default", "updated_at"])
+    record_event(
+        org=connection.org,
+        action=AuditAction.CONNECTION_DEFAULT_SET,
+        actor=actor,
+        target=connection,
+        environment=environment.slug,
+        details={"provider": connection.provider, "previous": previous.connection.name if previous else None},
     )
     return True
 

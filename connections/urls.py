@@ -24,6 +24,7 @@ urlpatterns = [
         views.ConnectionAuthorizationsView.as_view(),
         name="connection_authorizations",
     ),
+    path(f"{CONNECTION}default/", views.ConnectionSetDefaultView.as_view(), name="connection_set_default"),
     path(f"{CONNECTION}usage/", views.ConnectionUsageView.as_view(), name="connection_usage"),
     path(f"{CONNECTION}test/", views.ConnectionTestView.as_view(), name="connection_test"),
     path(f"{CONNECTION}status/", views.ConnectionSetActiveView.as_view(), name="connection_set_active"),

@@ -50,6 +50,7 @@ from .forms import (
     RoleForm,
     SelectionForm,
     SetActiveForm,
+    SetDefaultForm,
     connection_form_class,
     initial_from_connection,
 )
@@ -117,8 +118,8 @@ def org_environments(view: OrgPageMixin) -> QuerySet:
 
 
 def taken_environments(org: Any, provider: str, exclude: Connection | None = None) -> dict[str, str]:
-    """environment slug -> name of the `provider` connection authorized there (one per provider)."""
-    rows = ConnectionAuthorization.objects.filter(org=org, provider=provider)
+    """environment slug -> name of the `provider` connection that is the default there (one per provider)."""
+    rows = ConnectionAuthorization.objects.filter(org=org, provider=provider, is_default=True)
     if exclude is not None:
         rows = rows.exclude(connection=exclude)
     return dict(rows.values_list("environment__slug", "connection__name"))
@@ -504,6 +505,36 @@ class ConnectionSetActiveView(ConnectionActionMixin, OrgFormView):
         return HttpResponseRedirect(self.detail_url())
 
 
+class ConnectionSetDefaultView(ConnectionActionMixin, OrgFormView):
+    """POST only: make the connection its provider's default in one environment where it is authorized."""
+
+    form_class = SetDefaultForm
+    connection_action = Action.MANAGE_CONNECTIONS
+    service = staticmethod(services.do_set_default_connection)
+
+    def service_arguments(self, form: SetDefaultForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        self.environment = self.get_org_object(Environment, Action.VIEW, slug=form.cleaned_data["environment"])
+        return (self.connection, self.environment), {}
+
+    def service_succeeded(self, form: SetDefaultForm, result: bool) -> HttpResponse:
+        messages.success(
+            self.request,
+            f"“{self.connection.name}” is the default {self.connection.provider} connection of "
+            f"{self.environment.slug}.",
+        )
+        return HttpResponseRedirect(self.org_url("connection_authorizations", connection_name=self.connection.name))
+
+    def service_failed(self, form: forms.Form) -> HttpResponse:
+        for errors in form.errors.values():  # the service keys its refusal on `environment`
+            for error in errors:
+                messages.error(self.request, error)
+        return HttpResponseRedirect(self.detail_url())
+
+    def form_invalid(self, form: SetDefaultForm) -> HttpResponse:
+        messages.error(self.request, "Choose an environment.")
+        return HttpResponseRedirect(self.detail_url())
+
+
 class ConnectionEditView(ConnectionObjectMixin, OrgFormView):
     """Name, description and public fields; secrets change only through rotate."""
 
@@ -659,7 +690,7 @@ class OAuthCallbackView(View):
 
 
 class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
-    """Tick the environments the connection may be used in (at most one per provider per environment)."""
+    """Tick the environments the connection may be used in, and choose where it is the provider's default."""
 
     template_name = "connections/connection_authorizations.html"
     form_class = AuthorizationsForm
@@ -680,6 +711,15 @@ class ConnectionAuthorizationsView(ConnectionObjectMixin, OrgFormView):
 
     def service_arguments(self, form: AuthorizationsForm) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (self.connection, form.cleaned_data["environments"]), {}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        authorized = list(self.connection.authorizations.select_related("environment").order_by("environment__slug"))
+        defaults = taken_environments(self.org, self.connection.provider)
+        context["defaults"] = [
+            {"auth": auth, "default_name": defaults.get(auth.environment.slug)} for auth in authorized
+        ]
+        return context
 
     def get_success_message(self, form: AuthorizationsForm, result: list[str]) -> str:
         where = ", ".join(result) if result else "no environment"
@@ -765,6 +805,7 @@ __all__ = [
     "ConnectionListView",
     "ConnectionRotateView",
     "ConnectionSetActiveView",
+    "ConnectionSetDefaultView",
     "ConnectionTestView",
     "ConnectionUsageView",
     "EnvironmentSelectionView",

@@ -16,6 +16,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,7 @@ __all__ = [
     "REGISTERED_CLAIMS",
     "RewrapResult",
     "SigningKeyError",
+    "assertion_signer",
     "clear_key_cache",
     "do_rotate_signing_key",
     "get_active_key",
@@ -346,6 +348,32 @@ def sign_assertion(*, audience: str, subject: str, lifetime: int = 300, extra: d
         "jti": secrets.token_urlsafe(16),
     }
     return jwt.encode(claims, _private_key(key), algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
+
+
+def assertion_signer(*, subject: str, extra: dict[str, Any] | None = None) -> Any:
+    """``sign(audience, lifetime) -> JWT`` for one subject, usable from threads without a database.
+
+    A run's token refreshers sign from background threads for as long as the run lasts; resolving the
+    active key once here keeps them off the database (a thread would need its own connection, and a
+    test's transaction would be invisible to it). A key rotated during the run keeps verifying for
+    ``OIDC_KEY_OVERLAP``, which outlives any token signed with it.
+    """
+    key = get_active_key()
+    private_key, kid, issuer, limit = _private_key(key), key.kid, conf.issuer_url(), conf.max_assertion_lifetime()
+    extra = dict(extra or {})
+    if clash := REGISTERED_CLAIMS & extra.keys():
+        raise ValueError(f"extra may not set registered claims: {', '.join(sorted(clash))}.")
+
+    def sign(audience: str, lifetime: int) -> str:
+        if not isinstance(audience, str) or not audience:
+            raise ValueError("audience must be a non-empty string.")
+        lifetime = max(1, min(int(lifetime), limit))
+        issued = int(time.time())
+        claims = {**extra, "iss": issuer, "sub": subject, "aud": audience, "iat": issued, "nbf": issued,
+                  "exp": issued + lifetime, "jti": secrets.token_urlsafe(16)}  # fmt: skip
+        return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+
+    return sign
 
 
 def rewrap_signing_keys(*, actor: Any = None) -> RewrapResult:

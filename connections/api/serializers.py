@@ -296,6 +296,12 @@ class EnvironmentAuthorizationSerializer(serializers.Serializer):
     authorized = serializers.BooleanField()
     authorized_at = serializers.DateTimeField(allow_null=True)
     authorized_by = serializers.EmailField(allow_null=True)
+    is_default = serializers.BooleanField(
+        help_text="This connection is the environment's default for its provider (picked when a run names none)."
+    )
+    default_connection = serializers.CharField(
+        allow_null=True, help_text="The environment's default connection of this provider (null: none)."
+    )
 
 
 class AuthorizationSetSerializer(serializers.Serializer):

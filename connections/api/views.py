@@ -117,6 +117,7 @@ class ConnectionViewSet(
         "set_authorizations",
         "add_authorization",
         "revoke_authorization",
+        "set_default",
     )
 
     def get_org_queryset(self) -> QuerySet:
@@ -261,6 +262,11 @@ class ConnectionViewSet(
             auth.environment_id: auth
             for auth in ConnectionAuthorization.objects.filter(connection=connection).select_related("created_by")
         }
+        defaults = dict(
+            ConnectionAuthorization.objects.filter(
+                org=connection.org_id, provider=connection.provider, is_default=True
+            ).values_list("environment_id", "connection__name")
+        )
         rows = []
         for env in Environment.objects.filter(org=connection.org_id).order_by("slug"):
             auth = granted.get(env.pk)
@@ -271,6 +277,8 @@ class ConnectionViewSet(
                     "authorized": auth is not None,
                     "authorized_at": auth.created_at if auth else None,
                     "authorized_by": auth.created_by.email if auth and auth.created_by else None,
+                    "is_default": bool(auth and auth.is_default),
+                    "default_connection": defaults.get(env.pk),
                 }
             )
         return Response(s.EnvironmentAuthorizationSerializer(rows, many=True).data)
@@ -303,7 +311,7 @@ class ConnectionViewSet(
     )
     @authorizations.mapping.post
     def add_authorization(self, request: Request, org_slug: str, name: str) -> Response:
-        """Authorize one more environment; at most one connection per provider per environment."""
+        """Authorize one more environment; the first connection of a provider there becomes its default."""
         connection = self.get_object()
         data = s.AuthorizationAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -339,6 +347,33 @@ class ConnectionViewSet(
             raise Http404
         services.do_revoke_environment(connection, env, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("env_slug", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        request=None,
+        responses={
+            200: OpenApiResponse(s.EnvironmentAuthorizationSerializer(many=True), description="Now the default."),
+            **ERRORS,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"authorizations/(?P<env_slug>[^/]+)/default",
+        url_name="authorization-default",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def set_default(self, request: Request, org_slug: str, name: str, env_slug: str) -> Response:
+        """Make this connection the environment's default for its provider (it must be authorized there).
+
+        Automatic selection picks the default; the others authorized there stay usable by name."""
+        connection = self.get_object()
+        env = Environment.objects.filter(org=connection.org_id, slug=env_slug).first()
+        if env is None:
+            raise Http404
+        services.do_set_default_connection(connection, env, actor=self.actor)
+        return self._authorizations(connection)
 
     # --- read-only extras -------------------------------------------------------------------------
 

@@ -697,6 +697,17 @@ class Provider:
     ) -> Materialized:
         raise NotImplementedError(f"{type(self).__name__} does not implement _materialize().")
 
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """Credentials obtained at run time (`run.RunSetup`), or None when `materialize` says it all.
+
+        Override for auth methods that store nothing usable (assume role, OIDC federation, registries
+        whose password is minted per login). `ctx` is a `run.RunContext`; `ref` the borrowed
+        connection's `run.RunRef`. Raise `MaterializeError` (or the SDK's error) when the cloud refuses.
+        """
+        return None
+
     # -- connection test ---------------------------------------------------------------------------
 
     def check(self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any) -> Any:

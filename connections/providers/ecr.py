@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from . import validators as v
 from .aws.provider import aws_call, clients, referenced_credentials
-from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized, ProviderValidationError
+from .base import (
+    AuthMethod,
+    CloudConnectionProvider,
+    Field,
+    FieldError,
+    Materialized,
+    MaterializeError,
+    ProviderValidationError,
+)
 from .contract import CheckFailed, CheckResult
+from .dockerhub import DOCKER_CONFIG_FILE
+from .run import RunSetup
 
 _REGISTRY = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
@@ -81,6 +93,33 @@ class EcrProvider(CloudConnectionProvider):
             raise CheckFailed("ECR returned no authorization data for this account.")
         proxy = str(data[0].get("proxyEndpoint") or "")
         return CheckResult(f"Registry login works for {proxy}.", details={"proxy_endpoint": proxy, "region": region})
+
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """A docker ``config.json`` logged in to the registry (ecr:GetAuthorizationToken with the AWS
+        connection's run session), on top of that connection's own run credentials.
+
+        The registry password lasts 12 hours; the AWS credentials beside it are refreshed as usual.
+        """
+        if ref is None or ref.setup.session_credentials is None:
+            raise MaterializeError("Amazon ECR: set up the AWS connection's run credentials first.")
+        config = self._with_defaults(auth_method, config)
+        region = self._region(config, ref.config)
+        ecr = clients.session_client("ecr", region=region, credentials=ref.setup.session_credentials(),
+                                     timeout=ctx.timeout)  # fmt: skip
+        data = (ecr.get_authorization_token().get("authorizationData") or [None])[0]
+        if not data:
+            raise MaterializeError("ECR returned no authorization data for this account.")
+        auth = str(data["authorizationToken"])
+        password = base64.b64decode(auth).decode().partition(":")[2]
+        own = self._own_materialized(config, ref=ref.setup.materialized, ref_config=ref.config)
+        registry = own.env.get("ECR_REGISTRY") or str(data.get("proxyEndpoint") or "").removeprefix("https://")
+        own.sensitive.update({auth, password})
+        own.add_file(DOCKER_CONFIG_FILE, json.dumps({"auths": {registry: {"auth": auth}}}, indent=2))
+        own.set_env("DOCKER_CONFIG", "{dir:docker}")
+        own.set_env("ECR_REGISTRY", registry)
+        return RunSetup(ref.setup.materialized.merged(own), list(ref.setup.services), ref.setup.session_credentials)
 
     @staticmethod
     def _region(config: Mapping[str, Any], ref_config: Mapping[str, Any], ref_env_region: str | None = None) -> str:

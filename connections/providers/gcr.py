@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -10,9 +11,11 @@ from urllib.parse import urlencode
 
 from core.masking import scrub
 
-from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized
+from .base import AuthMethod, CloudConnectionProvider, Field, FieldError, Materialized, MaterializeError, b64
 from .contract import CheckFailed, CheckResult
-from .gcp import google_error, google_request, referenced_token
+from .dockerhub import DOCKER_CONFIG_FILE
+from .gcp import access_token, google_error, google_request, referenced_token, run_check_context
+from .run import RunSetup
 
 GCR_HOSTS = ("gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io")
 _ARTIFACT_REGISTRY = re.compile(r"^[a-z]+(?:-[a-z]+\d+)?-docker\.pkg\.dev$")
@@ -76,6 +79,27 @@ class GcrProvider(CloudConnectionProvider):
                 f"{registry} refused the GCP connection's credentials: {scrub(_registry_error(response), token)}"
             )
         return CheckResult(f"Registry login to {registry} works.", details={"registry": registry, "project": project})
+
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """A docker ``config.json`` for the registry: user ``oauth2accesstoken``, password an access token of
+        the GCP connection (google-auth for a key; STS and impersonation for workload identity), on top of
+        that connection's own run credentials. The access token lasts an hour."""
+        if ref is None:
+            raise MaterializeError("Google Container Registry: set up the GCP connection's run credentials first.")
+        config = self._with_defaults(auth_method, config)
+        try:
+            token, _identity = access_token(ref.auth_method, ref.config, ref.secrets, run_check_context(ctx))
+        except CheckFailed as exc:
+            raise MaterializeError(exc.reason) from None
+        registry = str(config["registry_url"])
+        auth = b64(f"oauth2accesstoken:{token}")
+        own = self._own_materialized(config, ref=ref.setup.materialized, ref_config=ref.config)
+        own.sensitive.update({auth, token})
+        own.add_file(DOCKER_CONFIG_FILE, json.dumps({"auths": {registry: {"auth": auth}}}, indent=2))
+        own.set_env("DOCKER_CONFIG", "{dir:docker}")
+        return RunSetup(ref.setup.materialized.merged(own), list(ref.setup.services), ref.setup.session_credentials)
 
     def _own_materialized(
         self, config: dict[str, Any], *, ref: Materialized, ref_config: dict[str, Any]

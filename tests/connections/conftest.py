@@ -68,7 +68,11 @@ def connections_state(org: Organization) -> list[tuple]:
         Connection.objects.filter(org=org)
         .order_by("name")
         .values_list("name", "description", "status", "secrets_envelope", "updated_at", "last_checked_at")
-    ) + sorted(ConnectionAuthorization.objects.filter(org=org).values_list("connection__name", "environment__slug"))
+    ) + sorted(
+        ConnectionAuthorization.objects.filter(org=org).values_list(
+            "connection__name", "environment__slug", "is_default"
+        )
+    )
 
 
 @pytest.fixture

@@ -493,15 +493,39 @@ def test_authorizations_put_post_delete(admin, members, aws):
     assert authorized(response) == []
 
 
-def test_second_connection_for_the_same_environment_names_the_first(admin, aws):
+def test_several_connections_of_a_provider_per_environment_and_the_default(admin, aws, django_assert_max_num_queries):
     other = create(admin, body("aws", name="aws-other"))
-    response = admin.post(other["url"] + "authorizations/", {"environment": "production"}, format="json")
-    assert "aws-production" in error_fields(response)["environment"][0]
-    response = admin.put(other["url"] + "authorizations/", {"environments": ["production"]}, format="json")
-    assert "aws-production" in error_fields(response)["environments"][0]
-    response = admin.post(BASE, body("aws", name="aws-third", environments=["production"]), format="json")
-    assert "aws-production" in error_fields(response)["environments"][0]
-    assert authorized(admin.get(other["url"] + "authorizations/")) == []
+    url = other["url"] + "authorizations/"
+    response = admin.post(url, {"environment": "production"}, format="json")
+    assert response.status_code == 201
+    row = next(r for r in response.json() if r["environment"] == "production")
+    assert (row["authorized"], row["is_default"], row["default_connection"]) == (True, False, "aws-production")
+    third = create(admin, body("aws", name="aws-third", environments=["production"]))
+    assert selection(admin, "provider=aws").json()["connection"]["name"] == "aws-production"
+
+    with django_assert_max_num_queries(20):
+        response = admin.post(url + "production/default/")
+    assert response.status_code == 200
+    row = next(r for r in response.json() if r["environment"] == "production")
+    assert (row["is_default"], row["default_connection"]) == (True, "aws-other")
+    assert selection(admin, "provider=aws").json()["connection"]["name"] == "aws-other"
+    named = selection(admin, "provider=aws&connection=aws-third").json()
+    assert named["connection"]["name"] == "aws-third"
+    # Not authorized there: a field error, nothing changes.
+    response = admin.post(third["url"] + "authorizations/staging/default/")
+    assert error_fields(response)["environment"] == [
+        "'aws-third' is not authorized for environment 'staging'; authorize it first."
+    ]
+    assert admin.post(third["url"] + "authorizations/qa/default/").status_code == 404
+
+
+def test_set_default_is_refused_to_users_and_other_orgs(api_as, admin, aws, other_org, make_connection):
+    other = create(admin, body("aws", name="aws-other", environments=["production"]))
+    assert api_as("user").post(other["url"] + "authorizations/production/default/").status_code == 403
+    make_connection(other_org, "aws", name="globex-aws", environments=("production",))
+    response = admin.post("/api/v1/orgs/globex/connections/globex-aws/authorizations/production/default/")
+    assert response.status_code == 404
+    assert ConnectionAuthorization.objects.get(connection__name="aws-production").is_default
 
 
 def test_authorization_input_errors(admin, aws):
@@ -699,12 +723,16 @@ class TestRoleTable(PermissionMatrix):
         Case.api("put", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS, body={"environments": ["staging"]}),
         Case.api("post", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS, body={"environment": "staging"}),
         Case.api("delete", CONNECTION + "authorizations/production/", Action.MANAGE_CONNECTIONS),
+        Case.api("post", "/api/v1/orgs/{org}/connections/{second}/authorizations/production/default/",
+                 Action.MANAGE_CONNECTIONS, ok=200),
     ]  # fmt: skip
 
     def objects(self, org: Organization) -> dict[str, Any]:
         name = f"aws-{org.slug}"
         create_connection(org, "aws", name=name, environments=("production",), secrets={"secret_access_key": CANARY})
-        return {"conn": name}
+        second = f"aws-{org.slug}-workloads"  # also authorized for production, not its default
+        create_connection(org, "aws", name=second, environments=("production",))
+        return {"conn": name, "second": second}
 
     def snapshot(self, org: Organization) -> list[tuple]:
         return connections_state(org)

@@ -126,3 +126,39 @@ def test_registry_reference_uses_the_cloud_connection(org, members, make_connect
         env = creds.materialize().env
     assert env["AWS_ACCESS_KEY_ID"] == valid_examples()["aws"]["access_key"][0]["access_key_id"]
     assert ConnectionUsage.objects.filter(connection=ecr.cloud_connection).exists()
+
+
+# --- Multi-account environments: one default per (environment, provider) ---------------------------
+
+
+def test_automatic_selection_picks_the_default_and_a_caller_may_name_another(org, members, make_connection):
+    dev = Environment.objects.get(org=org, slug="development")
+    networking = make_connection(org, "aws", name="aws-networking", environments=("development",))
+    workloads = make_connection(org, "aws", name="aws-workloads", environments=("development",))
+    make_connection(org, "aws", name="aws-audit", environments=("staging",))
+
+    selection = select_connection(org, "development", "aws")
+    assert selection.connection == networking
+    assert selection.reason == (
+        "'aws-networking' is the default aws connection of environment 'development' "
+        "(1 other authorized there must be named)."
+    )
+    assert select_connection(org, "development", "aws", connection="aws-workloads").connection == workloads
+    with pytest.raises(ConnectionNotAuthorized) as exc:
+        select_connection(org, "development", "aws", connection="aws-audit")
+    assert str(exc.value) == "Connection 'aws-audit' is not authorized for environment 'development'"
+
+    services.do_set_default_connection(workloads, dev, actor=members["admin"])
+    assert select_connection(org, "development", "aws").connection == workloads
+    with use_credentials(networking, actor=members["user"], environment="development"):
+        pass  # a non-default authorized connection is still usable
+
+
+def test_a_deactivated_default_is_not_replaced_silently(org, members, make_connection):
+    default = make_connection(org, "aws", name="aws-default", environments=("development",))
+    make_connection(org, "aws", name="aws-other", environments=("development",))
+    services.do_set_active(default, actor=members["admin"], active=False)
+    with pytest.raises(NoConnectionAvailable) as exc:
+        select_connection(org, "development", "aws")
+    assert str(exc.value) == "No connection available for provider 'aws' in environment 'development'"
+    assert select_connection(org, "development", "aws", connection="aws-other").connection.name == "aws-other"

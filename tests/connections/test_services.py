@@ -94,12 +94,15 @@ def test_on_prem_needs_enterprise(org, members, make_connection):
 # --- Authorization ----------------------------------------------------------------------------------------
 
 
-def test_one_connection_per_environment_and_provider(org, members, make_connection):
-    make_connection(org, "aws", name="aws-dev", environments=("development",))
-    with pytest.raises(ValidationError) as exc:
-        make_connection(org, "aws", name="aws-other", environments=("development",))
-    assert "aws-dev" in str(exc.value.message_dict["environments"])
-    assert not Connection.objects.filter(name="aws-other").exists()  # whole create rolled back
+def test_several_connections_of_a_provider_per_environment_the_first_is_the_default(org, members, make_connection):
+    networking = make_connection(org, "aws", name="aws-networking", environments=("development",))
+    workloads = make_connection(org, "aws", name="aws-workloads", environments=("development",))
+    rows = dict(
+        ConnectionAuthorization.objects.filter(environment__slug="development").values_list(
+            "connection__name", "is_default"
+        )
+    )
+    assert rows == {networking.name: True, workloads.name: False}
 
 
 def test_durable_services_refuse_a_callers_transaction(org, members, make_connection):
@@ -110,13 +113,53 @@ def test_durable_services_refuse_a_callers_transaction(org, members, make_connec
     assert list(conn.authorizations.values_list("environment__slug", flat=True)) == ["development"]
 
 
-def test_database_constraint_backs_the_rule(org, members, make_connection):
+def test_database_constraint_allows_one_default_only(org, members, make_connection):
     dev = Environment.objects.get(org=org, slug="development")
     a = make_connection(org, "aws", name="aws-a", environments=("development",))
     b = make_connection(org, "aws", name="aws-b")
     with pytest.raises(DatabaseError), transaction.atomic():
-        ConnectionAuthorization.objects.create(connection=b, environment=dev, org=org, provider="aws")
-    assert a.authorizations.count() == 1
+        ConnectionAuthorization.objects.create(connection=b, environment=dev, org=org, provider="aws", is_default=True)
+    assert a.authorizations.get().is_default
+    ConnectionAuthorization.objects.create(connection=b, environment=dev, org=org, provider="aws")  # not default: fine
+
+
+def test_set_default_moves_the_default_and_is_audited(org, members, make_connection):
+    dev = Environment.objects.get(org=org, slug="development")
+    first = make_connection(org, "aws", name="aws-first", environments=("development",))
+    second = make_connection(org, "aws", name="aws-second", environments=("development",))
+    assert services.do_set_default_connection(second, dev, actor=members["admin"]) is True
+    assert services.do_set_default_connection(second, dev, actor=members["admin"]) is False
+    defaults = ConnectionAuthorization.objects.filter(environment=dev, is_default=True)
+    assert list(defaults.values_list("connection__name", flat=True)) == ["aws-second"]
+    assert first.authorizations.filter(environment=dev).exists()  # still authorized, usable by name
+    event = AuditEvent.objects.get(action="connection.default_set")
+    assert (event.environment, event.details) == ("development", {"provider": "aws", "previous": "aws-first"})
+
+
+def test_set_default_needs_an_authorization_and_the_manage_permission(org, members, make_connection):
+    dev = Environment.objects.get(org=org, slug="development")
+    make_connection(org, "aws", name="aws-first", environments=("development",))
+    other = make_connection(org, "aws", name="aws-other", environments=("staging",))
+    with pytest.raises(ValidationError) as exc:
+        services.do_set_default_connection(other, dev, actor=members["admin"])
+    assert exc.value.message_dict["environment"] == [
+        "'aws-other' is not authorized for environment 'development'; authorize it first."
+    ]
+    with pytest.raises(PermissionDenied):
+        services.do_set_default_connection(other, dev, actor=members["user"])
+    assert not AuditEvent.objects.filter(action="connection.default_set").exists()
+
+
+def test_revoking_the_default_promotes_the_longest_authorized(org, members, make_connection):
+    dev = Environment.objects.get(org=org, slug="development")
+    first = make_connection(org, "aws", name="aws-first", environments=("development",))
+    make_connection(org, "aws", name="aws-second", environments=("development",))
+    make_connection(org, "aws", name="aws-third", environments=("development",))
+    services.do_revoke_environment(first, dev, actor=members["admin"])
+    default = ConnectionAuthorization.objects.get(environment=dev, is_default=True)
+    assert default.connection.name == "aws-second"
+    event = AuditEvent.objects.filter(action="connection.deauthorized").latest("pk")
+    assert event.details == {"new_default": "aws-second"}
 
 
 # --- Rotation and updates -------------------------------------------------------------------------

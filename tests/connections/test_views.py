@@ -116,6 +116,7 @@ class TestRoleTable(PermissionMatrix):
         Case.page("post", CONNECTION + "authorizations/", Action.MANAGE_CONNECTIONS,
                   body={"environments": ["staging"]}),
         Case.page("post", CONNECTION + "status/", Action.MANAGE_CONNECTIONS, body={"active": "0"}),
+        Case.page("post", CONNECTION + "default/", Action.MANAGE_CONNECTIONS, body={"environment": "development"}),
         Case.page("post", CONNECTION + "delete/", Action.MANAGE_CONNECTIONS),
         Case.page("post", CONNECTION + "test/", Action.TEST_CONNECTION),
     ]  # fmt: skip
@@ -426,10 +427,8 @@ def test_service_errors_land_on_their_fields(client_as, org, make_connection):
     create = url("connection_create", provider="github") + "?auth_method=pat"  # OAuth creates on its callback
     page = text(client.post(create, data))
     assert "A connection named 'gh-taken' already exists in acme." in field_block(page, "name")
-    data["name"] = "gh-second"
-    page = text(client.post(create, data))
-    assert "Environment 'production' already has a github connection ('gh-taken')" in page
-    assert "now uses “gh-taken”" in page  # the checkbox said so before submitting
+    page = text(client.get(url("connection_create", provider="github")))
+    assert "default: “gh-taken”" in page  # ticking production adds a second, non-default connection
 
 
 def test_plan_limit_is_a_form_error(client_as, org, make_connection):
@@ -571,33 +570,41 @@ def test_rotate_without_secret_fields_says_so(client_as, org, make_connection):
     assert "nothing to rotate" in page and '<form method="post" class="form-stack' not in page
 
 
-def test_authorizations_are_set_and_conflicts_explained(client_as, org, make_connection):
+def test_authorizations_and_defaults_on_the_authorizations_page(client_as, org, make_connection):
     make_connection(org, "aws", name="aws-prod", environments=("production",))
     make_connection(org, "aws", name="aws-dev", environments=("development",))
     client = client_as("admin")
-    page = text(client.get(url("connection_authorizations", connection_name="aws-dev")))
+    page_url = url("connection_authorizations", connection_name="aws-dev")
+    page = text(client.get(page_url))
     assert re.search(r'value="development"[^>]*checked', page)
-    assert "now uses “aws-prod”" in page
-    response = client.post(
-        url("connection_authorizations", connection_name="aws-dev"), {"environments": ["production"]}
-    )
-    assert response.status_code == 200
-    assert "Environment 'production' already has a aws connection ('aws-prod'); revoke it there first." in text(
-        response
-    )
-    assert list(
-        ConnectionAuthorization.objects.filter(connection__name="aws-dev").values_list("environment__slug", flat=True)
-    ) == ["development"]
-    response = client.post(
-        url("connection_authorizations", connection_name="aws-dev"), {"environments": ["staging", "development"]}
-    )
+    assert "default: “aws-prod”" in page
+    response = client.post(page_url, {"environments": ["production", "development"]})
     assert response.status_code == 302
-    slugs = ConnectionAuthorization.objects.filter(connection__name="aws-dev").values_list(
-        "environment__slug", flat=True
+    rows = dict(
+        ConnectionAuthorization.objects.filter(connection__name="aws-dev").values_list(
+            "environment__slug", "is_default"
+        )
     )
-    assert sorted(slugs) == ["development", "staging"]
-    client.post(url("connection_authorizations", connection_name="aws-dev"), {})
+    assert rows == {"development": True, "production": False}  # production keeps aws-prod as its default
+    page = text(client.get(page_url))
+    assert "Make default in production" in page and "Make default in development" not in page
+
+    response = client.post(url("connection_set_default", connection_name="aws-dev"), {"environment": "production"})
+    assert response.status_code == 302 and response["Location"] == page_url
+    assert "“aws-dev” is the default aws connection of production." in text(client.get(page_url))
+    default = ConnectionAuthorization.objects.get(environment__slug="production", is_default=True)
+    assert default.connection.name == "aws-dev"
+    # Not authorized there: the refusal is shown on the connection, nothing changes.
+    response = client.post(url("connection_set_default", connection_name="aws-prod"), {"environment": "staging"})
+    assert response.status_code == 302
+    assert "'aws-prod' is not authorized for environment 'staging'; authorize it first." in text(
+        client.get(response["Location"])
+    )
+    unknown = client.post(url("connection_set_default", connection_name="aws-prod"), {"environment": "qa"})
+    assert unknown.status_code == 404
+    client.post(page_url, {})
     assert not ConnectionAuthorization.objects.filter(connection__name="aws-dev").exists()
+    assert ConnectionAuthorization.objects.get(environment__slug="production").is_default  # aws-prod promoted back
 
 
 # --- Usage, delete, selection ----------------------------------------------------------------------

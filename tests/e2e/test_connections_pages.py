@@ -225,3 +225,24 @@ def test_admin_connects_github_with_oauth_and_sees_federated_setup(
     expect(setup).to_contain_text("api://AzureADTokenExchange")
     expect(setup).to_contain_text("az ad app federated-credential create")
     setup.screenshot(path=artifacts / "connection-federated-setup.png")
+def test_admin_makes_a_second_account_the_environment_default(page, live_server, login, org, members):
+    """Multi-account: two AWS connections authorized for production; the admin makes the second the default
+    from its authorizations page, and the selection explainer then names it."""
+    seed(
+        org,
+        ("aws", "aws-networking", "access_key", ("production",)),
+        ("aws", "aws-workloads", "access_key", ("production",)),
+    )
+    login(page, "admin@acme.test")
+    page.goto(f"{live_server.url}/o/{org.slug}/connections/aws-workloads/authorizations/")
+    defaults = page.get_by_role("region", name="Default connection")
+    expect(defaults.get_by_role("row", name=re.compile("production"))).to_contain_text("aws-networking")
+    defaults.get_by_role("button", name="Make default in production").click()
+    expect(page.get_by_text("“aws-workloads” is the default aws connection of production.")).to_be_visible()
+    expect(defaults.get_by_role("row", name=re.compile("production"))).to_contain_text("This connection")
+    page.goto(f"{live_server.url}/o/{org.slug}/environments/production/selection/?provider=aws")
+    reason = "'aws-workloads' is the default aws connection of environment 'production'"
+    expect(page.get_by_text(reason)).to_be_visible()
+    page.goto(f"{live_server.url}/o/{org.slug}/connections/aws-networking/")
+    environments = page.locator("section", has=page.get_by_role("heading", name="Authorized environments"))
+    expect(environments.locator(".chip")).to_have_text(["production (by name only)"])

@@ -15,6 +15,7 @@ from .. import validators as v
 from ..base import AuthMethod, Field, FieldError, Materialized, Provider, ProviderValidationError, federation_panel
 from ..contract import CheckFailed, CheckResult, SetupUnavailable
 from . import clients
+from . import run as aws_run
 from .identity import oidc_provider_path, platform_account_id, trust_policy, web_identity_trust_policy
 from .roles import AwsRoleSupport
 
@@ -335,6 +336,12 @@ class AwsProvider(Provider):
         _credentials, arn = session_credentials(auth_method, config, secrets, ctx, external_id=ctx.external_id)
         verb = "Authenticated as" if auth_method == "access_key" else "Assumed"
         return CheckResult(f"{verb} {arn}.", details={"arn": arn, "account_id": config["account_id"]})
+
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """STS session through a loopback endpoint (assume_role), a refreshed token file (web_identity), or keys."""
+        return aws_run.run_setup(auth_method, self._with_defaults(auth_method, config), secrets, ctx)
 
     def _materialize(
         self,

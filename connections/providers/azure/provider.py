@@ -15,7 +15,8 @@ from core.masking import MASK, MIN_REGISTERED_LENGTH, mask, secret_values
 
 from .. import validators as v
 from ..base import AuthMethod, Field, Materialized, Provider, federation_panel
-from ..contract import CheckFailed, CheckResult
+from ..contract import CheckFailed, CheckResult, endpoint
+from ..run import RefreshingFile, RunSetup
 from .common import FEDERATED_AUDIENCE, ca_file
 from .roles import AzureRoleSupport
 
@@ -183,6 +184,33 @@ class AzureProvider(Provider):
             f"Service principal {client_id} obtained a token in tenant {tenant_id}.",
             details={"tenant_id": tenant_id, "client_id": client_id, "expires_on": token.expires_on},
         )
+
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """Federated: one token file read by both azurerm (``ARM_OIDC_TOKEN_FILE_PATH``) and azure-identity
+        (``AZURE_FEDERATED_TOKEN_FILE``), rewritten before the token expires. No token in a variable: it
+        could not be refreshed there."""
+        if auth_method != "federated":
+            return None
+        config = self._with_defaults(auth_method, config)
+        out = Materialized()
+        for suffix in ("SUBSCRIPTION_ID", "TENANT_ID", "CLIENT_ID"):
+            out.set_env(f"ARM_{suffix}", config[suffix.lower()])
+            out.set_env(f"AZURE_{suffix}", config[suffix.lower()])
+        if config.get("region"):
+            out.set_env("AZURE_DEFAULTS_LOCATION", config["region"])
+        authority = endpoint("azure_authority")
+        if authority != self.endpoints["azure_authority"]:  # a sovereign cloud or a private authority
+            out.set_env("AZURE_AUTHORITY_HOST", authority)
+        out.set_env("ARM_USE_OIDC", "true")
+        token = ctx.sign(FEDERATED_AUDIENCE)
+        out.sensitive.add(token)
+        path = out.add_file(FEDERATED_TOKEN_FILE, token)
+        out.set_env("ARM_OIDC_TOKEN_FILE_PATH", path)
+        out.set_env("AZURE_FEDERATED_TOKEN_FILE", path)
+        refresher = RefreshingFile(FEDERATED_TOKEN_FILE, lambda: ctx.sign(FEDERATED_AUDIENCE), ctx.refresh_interval)
+        return RunSetup(out, [refresher])
 
     def _materialize(
         self,

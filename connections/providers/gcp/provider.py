@@ -19,7 +19,8 @@ from core.netguard import NetguardError
 
 from .. import validators as v
 from ..base import AuthMethod, Field, FieldError, Materialized, Provider, federation_panel
-from ..contract import CheckFailed, CheckResult
+from ..contract import CheckContext, CheckFailed, CheckResult, endpoint
+from ..run import RefreshingFile, RunContext, RunSetup
 
 CREDENTIALS_FILE = "gcp-credentials.json"
 OIDC_TOKEN_FILE = "gcp-oidc-token"
@@ -196,6 +197,33 @@ def bigquery_table(value: str) -> str:
     if value and not _BIGQUERY_TABLE.fullmatch(value):
         raise FieldError("Use project.dataset.table (letters, digits, dashes in the project, underscores).")
     return value
+def external_account_info(config: Mapping[str, Any], token_file: str) -> dict[str, Any]:
+    """An ``external_account`` credentials document: Google's libraries (google-auth, gcloud, Terraform's
+    google provider) read the platform token from `token_file`, exchange it at STS and impersonate the
+    service account. The endpoints are the platform's configured ones (`gcp_sts`, `gcp_iam_credentials`)."""
+    info: dict[str, Any] = {
+        "type": "external_account",
+        "audience": f"//iam.googleapis.com/{config['workload_identity_provider']}",
+        "subject_token_type": JWT_TOKEN_TYPE,
+        "token_url": endpoint("gcp_sts"),
+        "credential_source": {"file": token_file},
+    }
+    if config.get("service_account_email"):
+        info["service_account_impersonation_url"] = (
+            f"{endpoint('gcp_iam_credentials')}/v1/projects/-/serviceAccounts/"
+            f"{config['service_account_email']}:generateAccessToken"
+        )
+    return info
+
+
+def run_check_context(ctx: RunContext) -> CheckContext:
+    """A check context for calls the platform makes itself while setting up a run (GCR's registry login)."""
+    return CheckContext(
+        org_slug=ctx.org_slug,
+        connection_name=ctx.connection_name,
+        timeout=ctx.timeout,
+        sign_assertion=(lambda audience: ctx.sign(audience)) if ctx.sign_assertion else None,
+    )
 
 
 class GcpProvider(Provider):
@@ -320,6 +348,26 @@ class GcpProvider(Provider):
             details={"identity": identity, "project_id": project_id, "project_number": number},
         )
 
+    def run_setup(
+        self, auth_method: str, config: Mapping[str, Any], secrets: Mapping[str, Any], ctx: Any, *, ref: Any = None
+    ) -> Any:
+        """Workload identity: the external_account file plus a platform token file rewritten before it expires."""
+        if auth_method != "workload_identity":
+            return None
+        config = self._with_defaults(auth_method, config)
+        audience = f"//iam.googleapis.com/{config['workload_identity_provider']}"
+        out = Materialized()
+        for name in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_PROJECT", "CLOUDSDK_CORE_PROJECT"):
+            out.set_env(name, config["project_id"])
+        token = ctx.sign(audience)
+        out.sensitive.add(token)
+        token_file = out.add_file(OIDC_TOKEN_FILE, token)
+        info = external_account_info(config, token_file)
+        path = out.add_file(CREDENTIALS_FILE, json.dumps(info, indent=2), templated=True)
+        out.set_env("GOOGLE_APPLICATION_CREDENTIALS", path)
+        out.set_env("CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", path)
+        return RunSetup(out, [RefreshingFile(OIDC_TOKEN_FILE, lambda: ctx.sign(audience), ctx.refresh_interval)])
+
     def _materialize(
         self,
         auth_method: str,
@@ -341,17 +389,7 @@ class GcpProvider(Provider):
         if secrets.get("oidc_token"):
             token_file = out.add_file(OIDC_TOKEN_FILE, secrets["oidc_token"])
             out.sensitive.add(secrets["oidc_token"])
-            external_account = {
-                "type": "external_account",
-                "audience": f"//iam.googleapis.com/{config['workload_identity_provider']}",
-                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-                "token_url": "https://sts.googleapis.com/v1/token",
-                "service_account_impersonation_url": (
-                    "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
-                    f"{config['service_account_email']}:generateAccessToken"
-                ),
-                "credential_source": {"file": token_file},
-            }
+            external_account = external_account_info(config, token_file)
             path = out.add_file(CREDENTIALS_FILE, json.dumps(external_account, indent=2), templated=True)
             out.set_env("GOOGLE_APPLICATION_CREDENTIALS", path)
         if secrets.get("access_token"):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("connections", "0005_finish_oauth_grant"),
+        ("connections", "0006_finish_oauth_grant"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("connections", "0004_finish_advice_reminders_and_role_advice"),
+        ("connections", "0005_run_credentials_multi_account"),
     ]
 
     operations = [

@@ -1,0 +1,44 @@
+"""connections 0004: today's authorizations (at most one per environment and provider) become the defaults."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("connections", "0003_org_scoped_model_timestamps")]
+AFTER = [("connections", "0004_run_credentials_multi_account")]
+
+
+def migrate(targets):
+    """Every other app at its latest migration, connections at `targets` (so the models match the tables)."""
+    executor = MigrationExecutor(connection)
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "connections"]
+    executor.migrate([*others, *targets])
+    executor = MigrationExecutor(connection)  # a fresh loader sees what is applied now
+    return executor.loader.project_state([*others, *targets]).apps
+
+
+def test_existing_authorizations_become_defaults():
+    old = migrate(BEFORE)
+    Organization = old.get_model("accounts", "Organization")
+    Environment = old.get_model("accounts", "Environment")
+    Connection = old.get_model("connections", "Connection")
+    ConnectionAuthorization = old.get_model("connections", "ConnectionAuthorization")
+    org = Organization.objects.create(slug="mig", name="Mig")
+    prod = Environment.objects.create(org=org, slug="production", name="Production")
+    dev = Environment.objects.create(org=org, slug="development", name="Development")
+    aws = Connection.objects.create(org=org, name="aws-prod", provider="aws", category="cloud",
+                                    auth_method="access_key")  # fmt: skip
+    gh = Connection.objects.create(org=org, name="gh", provider="github", category="git", auth_method="oauth")
+    for conn, env in ((aws, prod), (gh, prod), (gh, dev)):
+        ConnectionAuthorization.objects.create(org=org, connection=conn, environment=env, provider=conn.provider)
+    try:
+        new = migrate(AFTER)
+        rows = new.get_model("connections", "ConnectionAuthorization").objects.order_by("pk")
+        assert [row.is_default for row in rows] == [True, True, True]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
