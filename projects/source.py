@@ -72,7 +72,7 @@ def _zip_members(data: bytes) -> list[Member]:
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise SourceError(f"The archive holds a link: {info.filename!r}. Links are refused.")
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                     raise SourceError(f"The archive holds a special file: {info.filename!r}.")
                 if name:
                     members.append(Member(name, info.is_dir(), info.file_size))
