@@ -62,7 +62,7 @@ class TestProjectRoleTable(PermissionMatrix):
         Case.api("get", "/api/v1/orgs/{org}/usage/", Action.VIEW),
         Case.page("get", "/o/{org}/projects/", Action.VIEW),
         Case.page("get", "/o/{org}/projects/{project}/", Action.VIEW),
-        Case.page("get", "/o/{org}/projects/{project}/runs/{run}/", Action.VIEW),
+        Case.page("get", "/o/{org}/projects/{busy}/runs/{run}/", Action.VIEW),
         Case.page("get", "/o/{org}/projects/new/", Action.MANAGE_PROJECTS),
         Case.page("get", "/o/{org}/projects/{project}/edit/", Action.MANAGE_PROJECTS),
         Case.page("post", "/o/{org}/projects/{project}/runs/", Action.START_RUN, body={"kind": "plan"}),
@@ -72,8 +72,12 @@ class TestProjectRoleTable(PermissionMatrix):
     def objects(self, org: Organization) -> dict[str, Any]:
         project = setup_project(org)
         admin = org.memberships.filter(role="admin").first().user
-        run = services.do_start_run(project, actor=admin, kind="plan")
-        return {"project": project.name, "run": run.pk}
+        busy = services.do_create_project(
+            org, actor=admin, name=f"busy-{org.slug}", environment="production", connection=project.connection.name,
+            role=project.role_id, variables={"bucket": "b"}, archive=tar_gz({"main.tf": MAIN_TF}),
+        )  # fmt: skip
+        run = services.do_start_run(busy, actor=admin, kind="plan")
+        return {"project": project.name, "busy": busy.name, "run": run.pk}
 
     def snapshot(self, org: Organization) -> list[tuple]:
         return sorted(TerraformProject.objects.filter(org=org).values_list("name", "description")) + sorted(
