@@ -23,6 +23,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from .actors import split_actor
@@ -147,7 +148,13 @@ def do_delete_environment(env: Environment, *, actor: Any) -> None:
         environment=slug,
         details={"slug": slug, "name": env.name},
     )
-    Environment.objects.filter(pk=pk).delete()
+    try:
+        Environment.objects.filter(pk=pk).delete()
+    except ProtectedError as exc:  # e.g. Terraform projects deploy into it: say so instead of a 500
+        users = sorted({f"{obj._meta.verbose_name} {obj}" for obj in exc.protected_objects})
+        raise ValidationError(
+            f"Environment '{slug}' is still used by {', '.join(users[:10])}: move or delete them first."
+        ) from None
 
 
 # --- Members --------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ class TerraformProject(OrgScopedModel):
     provider = models.CharField(max_length=32, help_text="The cloud provider code (the connection's provider).")
     # Null: chosen automatically (select_connection) for the environment at each run.
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, null=True, blank=True, related_name="projects")
-    role = models.ForeignKey(ConnectionRole, on_delete=models.PROTECT, null=True, blank=True, related_name="projects")
+    # A deleted role leaves the project without one: its runs are then blocked until a role is chosen.
+    role = models.ForeignKey(ConnectionRole, on_delete=models.SET_NULL, null=True, blank=True, related_name="projects")
     backend_connection = models.ForeignKey(
         Connection, on_delete=models.PROTECT, null=True, blank=True, related_name="backend_projects"
     )

@@ -1,0 +1,78 @@
+"""Around runs: timeout, backend configuration, a deleted role or environment, validation picking up the
+project's detected permissions, the admin never showing the archive or state."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from django.core.exceptions import ValidationError
+
+from accounts.services import do_delete_environment
+from connections.role_validation import do_delete_role, do_validate_role
+from projects import services
+from projects.choices import RunStatus
+from projects.execution import backend_files
+from projects.models import TerraformProject
+from tests.connections.conftest import create_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def test_timeout_stops_the_run(project, members, settings, tf_settings, stand_in):
+    settings.TERRAFORM_BIN = stand_in
+    settings.TERRAFORM_PLUGIN_MIRROR = ""
+    settings.TERRAFORM_EXTRA_ENV = {"STANDIN_SLEEP": "30"}
+    settings.TERRAFORM_RUN_TIMEOUT = 2
+    settings.TERRAFORM_CANCEL_GRACE = 1.0
+    run = services.do_start_run(project, actor=members["user"], kind="plan")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.reason == "Timed out after 2 seconds."
+    assert run.duration_ms < 15000
+
+
+def test_state_backend_writes_backend_block_and_config(org, members, project, tmp_path):
+    backend = create_connection(org, "s3_backend", name="state", config={"cloud_connection": "aws-prod"})
+    services.do_update_project(project, actor=members["provisioner"], backend_connection=backend.name)
+    project.refresh_from_db()
+    args = backend_files(project, str(tmp_path))
+    assert args == ["-backend-config=platform.backend.hcl"]
+    assert 'backend "s3" {}' in (tmp_path / "platform_backend_override.tf").read_text()
+    config = (tmp_path / "platform.backend.hcl").read_text()
+    assert "production/storage/terraform.tfstate" in config and 'bucket = "' in config
+
+
+def test_backend_must_be_a_state_backend(org, members, project):
+    with pytest.raises(ValidationError) as caught:
+        services.do_update_project(project, actor=members["provisioner"], backend_connection="aws-prod")
+    assert "not a state backend" in caught.value.message_dict["backend_connection"][0]
+
+
+def test_deleted_role_leaves_project_blocked(project, members, tf_settings):
+    do_delete_role(project.role, actor=members["provisioner"])
+    project.refresh_from_db()
+    assert project.role is None
+    run = services.do_start_run(project, actor=members["user"], kind="plan")
+    run.refresh_from_db()
+    assert run.status == RunStatus.BLOCKED and "needs one" in run.reason
+
+
+def test_environment_with_projects_cannot_be_deleted(project, members):
+    with pytest.raises(ValidationError, match="still used by"):
+        do_delete_environment(project.environment, actor=members["admin"])
+    assert TerraformProject.objects.filter(pk=project.pk).exists()
+
+
+def test_validation_counts_the_projects_detected_permissions(project, members, moto):
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.put_role_policy(RoleName="tf-runner", PolicyName="run", PolicyDocument=(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}'))  # fmt: skip
+    role = do_validate_role(project.role, actor=members["provisioner"])
+    assert "s3:CreateBucket" in role.detected_permissions and "s3:CreateBucket" in role.missing_permissions
+    assert role.status == "invalid"
+
+
+def test_admin_never_shows_archive_or_state(project, client, django_user_model):
+    admin = django_user_model.objects.create_superuser(email="root@x.test", password="pw-123456789")
+    client.force_login(admin)
+    html = client.get(f"/admin/projects/terraformproject/{project.pk}/change/").content.decode()
+    assert "local_state_envelope" not in html and 'name="archive"' not in html
