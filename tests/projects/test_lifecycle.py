@@ -76,3 +76,17 @@ def test_admin_never_shows_archive_or_state(project, client, django_user_model):
     client.force_login(admin)
     html = client.get(f"/admin/projects/terraformproject/{project.pk}/change/").content.decode()
     assert "local_state_envelope" not in html and 'name="archive"' not in html
+
+
+def test_drift_runs_with_a_warning(project, members, settings, tf_settings, stand_in, moto):
+    settings.TERRAFORM_BIN = stand_in
+    settings.TERRAFORM_PLUGIN_MIRROR = ""
+    first = do_validate_role(project.role, actor=members["provisioner"])
+    assert first.status == "valid", first.validation_error
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.put_role_policy(RoleName="tf-runner", PolicyName="extra", PolicyDocument=(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}'))  # fmt: skip
+    run = services.do_start_run(project, actor=members["user"], kind="plan")
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.reason
+    assert any("drifted" in warning for warning in run.warnings)
