@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -104,7 +105,12 @@ def terraform_bin() -> str:
 def _credentials_for_run(
     connection: Connection, *, actor: Any, environment: str, run_label: str, workdir: str, role: Any = None
 ) -> Iterator[tuple[dict[str, str], list[str]]]:
-    """The environment variables (files written 0600 under `workdir`) and the values to mask, for one run."""
+    """The environment variables (files written 0600 under `workdir`) and the values to mask, for one run.
+
+    Today's API (`use_credentials`); at merge this becomes `connections.runtime.run_credentials(connection,
+    actor=..., environment=..., run_label=..., workdir=..., role_arn=role.role_arn, session_duration=
+    role.session_duration)`, which also serves refreshed short-lived credentials for assume-role and
+    federated methods. Nothing else in this app obtains credentials for the cloud connection."""
     with use_credentials(
         connection, actor=actor, environment=environment, purpose="terraform-run", resource=run_label
     ) as creds:
@@ -371,7 +377,7 @@ def _finish(run: TerraformRun, status: str, *, reason: str = "", log: RunLog | N
         log.flush()
     now = timezone.now()
     run.status = status
-    run.reason = masking.mask(reason)[:1000]
+    run.reason = (log.mask(reason) if log is not None else masking.mask(reason))[:1000]
     run.finished_at = now
     if run.started_at:
         run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
@@ -448,11 +454,21 @@ def _claim(run_id: int) -> TerraformRun | None:
     ).get(pk=run_id)  # fmt: skip
 
 
+def _reap(run_id: int) -> None:
+    """A redelivered task (the worker died mid-run: acks_late) finds its run `running` long past any
+    possible end: record it as failed rather than leaving it running forever (and holding the apply lock)."""
+    limit = timezone.now() - timedelta(seconds=float(settings.TERRAFORM_RUN_TIMEOUT) + 120)
+    run = TerraformRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, started_at__lt=limit).first()
+    if run is not None:
+        _finish(run, RunStatus.FAILED, reason="The worker running it stopped before the run ended.")
+    return None
+
+
 def execute_run(run_id: int) -> TerraformRun | None:
     """Run one queued run to its end. Never raises for a run's own failure: the run records it."""
     run = _claim(run_id)
     if run is None:
-        return None
+        return _reap(run_id)
     project = run.project
     log = RunLog(run)
     try:

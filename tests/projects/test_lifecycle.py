@@ -3,17 +3,21 @@ project's detected permissions, the admin never showing the archive or state."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.services import do_delete_environment
 from connections.role_validation import do_delete_role, do_validate_role
 from projects import services
 from projects.choices import RunStatus
-from projects.execution import backend_files
-from projects.models import TerraformProject
+from projects.execution import backend_files, execute_run
+from projects.models import TerraformProject, TerraformRun
 from tests.connections.conftest import create_connection
+from tests.projects.conftest import MAIN_TF, tar_gz
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +94,30 @@ def test_drift_runs_with_a_warning(project, members, settings, tf_settings, stan
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.reason
     assert any("drifted" in warning for warning in run.warnings)
+
+
+def test_a_run_left_running_by_a_dead_worker_is_reaped(project, members, monkeypatch):
+    monkeypatch.setattr("projects.services.send_on_commit", lambda *a, **k: None)
+    run = services.do_start_run(project, actor=members["user"], kind="apply")
+    TerraformRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(days=1)
+    )
+    assert execute_run(run.pk) is None
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "worker" in run.reason
+    services.do_start_run(project, actor=members["user"], kind="apply")  # the apply lock is free again
+
+
+def test_list_queries_do_not_grow_with_projects(
+    org, members, project, api_as, client_as, django_assert_max_num_queries
+):
+    for i in range(5):
+        services.do_create_project(
+            org, actor=members["admin"], name=f"more-{i}", environment="production", connection="aws-prod",
+            role=project.role_id, variables={"bucket": "b"}, archive=tar_gz({"main.tf": MAIN_TF}),
+        )  # fmt: skip
+    api, page = api_as("viewer"), client_as("viewer")
+    with django_assert_max_num_queries(8):
+        assert api.get(f"/api/v1/orgs/{org.slug}/projects/").json()["count"] == 6
+    with django_assert_max_num_queries(12):
+        assert page.get(f"/o/{org.slug}/projects/").status_code == 200
