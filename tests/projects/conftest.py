@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tarfile
+import warnings
 from pathlib import Path
 
 import boto3
@@ -81,6 +82,15 @@ def tar_gz(files: dict[str, bytes | str], *, links: dict[str, str] | None = None
     return buffer.getvalue()
 
 
+USED: set[str] = set()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say at the end of the run which Terraform the projects tests used (CI prints it too)."""
+    if USED:
+        terminalreporter.write_line(f"projects tests ran with: {', '.join(sorted(USED))}", bold=True)
+
+
 def terraform_available() -> bool:
     return os.access(REAL_TERRAFORM, os.X_OK) and os.path.isdir(PLUGIN_MIRROR)
 
@@ -117,11 +127,12 @@ def tf_settings(settings, moto, tmp_path, stand_in) -> str:
     if terraform_available():
         settings.TERRAFORM_BIN = REAL_TERRAFORM
         settings.TERRAFORM_PLUGIN_MIRROR = PLUGIN_MIRROR
-        print("\n*** projects tests: REAL Terraform", REAL_TERRAFORM, "with the plugin mirror", PLUGIN_MIRROR)
+        USED.add(f"REAL Terraform {REAL_TERRAFORM} (provider mirror {PLUGIN_MIRROR})")
         return "real"
     settings.TERRAFORM_BIN = stand_in
     settings.TERRAFORM_PLUGIN_MIRROR = ""
-    print("\n*** projects tests: TERRAFORM IS NOT INSTALLED here; the stand-in executable covers the flow ***")
+    USED.add("STAND-IN executable: Terraform is NOT installed here, no real apply ran")
+    warnings.warn("Terraform is not installed: the projects tests use a stand-in executable", stacklevel=1)
     return "stand-in"
 
 
