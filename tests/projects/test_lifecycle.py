@@ -121,3 +121,25 @@ def test_list_queries_do_not_grow_with_projects(
         assert api.get(f"/api/v1/orgs/{org.slug}/projects/").json()["count"] == 6
     with django_assert_max_num_queries(12):
         assert page.get(f"/o/{org.slug}/projects/").status_code == 200
+
+
+def test_automatic_connection_is_selected_at_run_time(org, members, aws, role, settings, tf_settings, stand_in):
+    settings.TERRAFORM_BIN = stand_in
+    settings.TERRAFORM_PLUGIN_MIRROR = ""
+    project = services.do_create_project(
+        org, actor=members["provisioner"], name="auto", environment="production", provider="aws",
+        role=role.pk, variables={"bucket": "b"}, archive=tar_gz({"main.tf": MAIN_TF}),
+    )  # fmt: skip
+    assert project.connection is None
+    run = services.do_start_run(project, actor=members["user"], kind="plan")
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.reason
+    assert run.connection == aws
+    staging = services.do_create_project(
+        org, actor=members["provisioner"], name="auto-staging", environment="staging", provider="aws",
+        role=role.pk, archive=tar_gz({"main.tf": MAIN_TF}),
+    )  # fmt: skip
+    blocked = services.do_start_run(staging, actor=members["user"], kind="plan")
+    blocked.refresh_from_db()
+    assert blocked.status == RunStatus.BLOCKED
+    assert blocked.reason == "Connection 'aws-prod' is not authorized for environment 'staging'"
