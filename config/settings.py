@@ -279,6 +279,8 @@ TERRAFORM_PATH = env.str("TERRAFORM_PATH", default="/usr/local/bin:/usr/bin:/bin
 TERRAFORM_PLUGIN_MIRROR = env.str("TERRAFORM_PLUGIN_MIRROR", default="")  # filesystem mirror for providers
 TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")  # passed as TF_CLI_CONFIG_FILE
 TERRAFORM_EXTRA_ENV = env.dict("TERRAFORM_EXTRA_ENV", default={})  # NAME=value,... added to every run
+# NAME=value,... added to every generated backend configuration (e.g. use_path_style=true for S3-compatible storage).
+TERRAFORM_BACKEND_EXTRA_CONFIG = env.dict("TERRAFORM_BACKEND_EXTRA_CONFIG", default={})
 TERRAFORM_RUN_TIMEOUT = env.int("TERRAFORM_RUN_TIMEOUT", default=3600)  # seconds
 TERRAFORM_CANCEL_GRACE = env.float("TERRAFORM_CANCEL_GRACE", default=10.0)  # SIGTERM -> SIGKILL, seconds
 TERRAFORM_WORK_DIR = env.str("TERRAFORM_WORK_DIR", default="")  # parent of run directories (default: tmp)

@@ -286,11 +286,13 @@ def backend_files(project: TerraformProject, workdir: str) -> list[str]:
     spec = backend.provider_spec
     kind = backend.provider.removesuffix("_backend")
     pairs = spec.backend_config(dict(backend.config), state_name=f"{project.environment.slug}/{project.name}")
+    pairs = {**pairs, **{str(k): str(v) for k, v in dict(settings.TERRAFORM_BACKEND_EXTRA_CONFIG).items()}}
     with open(os.path.join(workdir, "platform_backend_override.tf"), "w") as handle:
         handle.write(f'terraform {{\n  backend "{kind}" {{}}\n}}\n')
     with open(os.path.join(workdir, "platform.backend.hcl"), "w") as handle:
         for key, value in pairs.items():
-            handle.write(f"{key} = {json.dumps(value)}\n")
+            literal = value if value in ("true", "false") else json.dumps(value)
+            handle.write(f"{key} = {literal}\n")
     return ["-backend-config=platform.backend.hcl"]
 
 

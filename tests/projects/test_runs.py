@@ -162,3 +162,27 @@ def test_cancel_stops_a_running_process(org, members, aws, moto, settings, stand
     assert run.status == RunStatus.CANCELED
     assert time.monotonic() - started < 20
     assert ConnectionUsage.objects.filter(purpose="terraform-run").get().outcome == UsageOutcomeChoices.FAILURE
+
+
+def test_apply_with_an_s3_state_backend_writes_the_state_to_moto(org, project, members, tf_settings, settings, moto):
+    if tf_settings != "real":
+        pytest.skip("needs the real Terraform (the stand-in writes no state)")
+    from tests.connections.conftest import create_connection  # late import: only this test makes a backend
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="tf-state")
+    boto3.client("dynamodb", region_name="us-east-1").create_table(  # the example backend locks with DynamoDB
+        TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    )  # fmt: skip
+    backend = create_connection(org, "s3_backend", name="state", config={
+        "cloud_connection": "aws-prod", "bucket": "tf-state", "region": "us-east-1", "key_prefix": "envs"})  # fmt: skip
+    settings.TERRAFORM_BACKEND_EXTRA_CONFIG = {"use_path_style": "true"}
+    services.do_update_project(project, actor=members["provisioner"], backend_connection=backend.name)
+    run = services.do_start_run(project, actor=members["user"], kind="apply")
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, (run.reason, log_of(run))
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tf-state").get("Contents", [])]
+    assert keys == ["envs/production/storage/terraform.tfstate"]
+    assert project.__class__.objects.get(pk=project.pk).local_state_envelope == ""
