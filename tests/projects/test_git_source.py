@@ -48,3 +48,19 @@ def test_wrong_token_fails_the_run_with_gits_message(org, members, aws, role, tf
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and "The Git clone failed" in run.reason
     assert TOKEN not in run.reason
+
+
+def test_gitlab_connection_clones_with_oauth2_basic_auth(org, members, aws, role, tf_settings, tmp_path):
+    gitlab = create_connection(org, "gitlab", name="gitlab-acme", auth_method="oauth")
+    token = "0123456789abcdef" * 4
+    make_repo(tmp_path / "repos", "infra", {"main.tf": MAIN_TF})
+    with GitServer(tmp_path / "repos", "oauth2", token) as server:
+        project = services.do_create_project(
+            org, actor=members["admin"], name="from-gitlab", environment="production", connection="aws-prod",
+            role=role.pk, variables={"bucket": "gl-bucket"}, source_kind="git", git_connection=gitlab.name,
+            git_url=f"{server.url}/infra.git",
+        )  # fmt: skip
+        run = services.do_start_run(project, actor=members["user"], kind="plan")
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.reason
+    assert server.argv_leaks == [] and all(ok for _, ok in server.requests)
