@@ -87,6 +87,13 @@ class AuditAction(models.TextChoices):
     VPN_HEALTH_CHECKED = "vpn.health_checked", "VPN health checked"
     VPN_ROUTER_CONFIG_DOWNLOADED = "vpn.router_config_downloaded", "Router configuration downloaded"
     VPN_KEY_REWRAPPED = "vpn.key_rewrapped", "VPN keys' data key re-wrapped"
+    # Terraform projects and runs
+    PROJECT_CREATED = "project.created", "Terraform project created"
+    PROJECT_UPDATED = "project.updated", "Terraform project updated"
+    PROJECT_DELETED = "project.deleted", "Terraform project deleted"
+    PROJECT_RUN_QUEUED = "project_run.queued", "Terraform run queued"
+    PROJECT_RUN_FINISHED = "project_run.finished", "Terraform run finished"
+    PROJECT_RUN_CANCEL_REQUESTED = "project_run.cancel_requested", "Terraform run cancel requested"
     # The platform's OIDC issuer (platform-level events: no organization)
     OIDC_KEY_CREATED = "oidc_key.created", "OIDC signing key created"
     OIDC_KEY_ROTATED = "oidc_key.rotated", "OIDC signing key rotated"

@@ -32,6 +32,7 @@ class Action(StrEnum):
     USE_CONNECTION = "use_connection"
     MANAGE_ROLES = "manage_roles"
     MANAGE_VPN = "manage_vpn"
+    MANAGE_PROJECTS = "manage_projects"
     DOWNLOAD_ROUTER_CONFIG = "download_router_config"
     MANAGE_CONNECTIONS = "manage_connections"
     MANAGE_MEMBERS = "manage_members"
@@ -55,6 +56,7 @@ MIN_ROLE: dict[Action, str] = {
     Action.USE_CONNECTION: RoleChoices.USER,
     Action.MANAGE_ROLES: RoleChoices.PROVISIONER,
     Action.MANAGE_VPN: RoleChoices.PROVISIONER,
+    Action.MANAGE_PROJECTS: RoleChoices.PROVISIONER,
     Action.DOWNLOAD_ROUTER_CONFIG: RoleChoices.PROVISIONER,
     Action.MANAGE_CONNECTIONS: RoleChoices.ADMIN,
     Action.MANAGE_MEMBERS: RoleChoices.ADMIN,

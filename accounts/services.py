@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from core.queue import send_on_commit
@@ -204,7 +205,13 @@ def do_delete_environment(env: Environment, *, actor: Any) -> None:
         environment=slug,
         details={"slug": slug, "name": env.name},
     )
-    Environment.objects.filter(pk=pk).delete()
+    try:
+        Environment.objects.filter(pk=pk).delete()
+    except ProtectedError as exc:  # e.g. Terraform projects deploy into it: say so instead of a 500
+        users = sorted({f"{obj._meta.verbose_name} {obj}" for obj in exc.protected_objects})
+        raise ValidationError(
+            f"Environment '{slug}' is still used by {', '.join(users[:10])}: move or delete them first."
+        ) from None
 
 
 # --- Members --------------------------------------------------------------------------------------

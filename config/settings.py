@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "identity",
     "vpn",
     "finops",
+    "projects",
 ]
 
 MIDDLEWARE = [
@@ -383,6 +384,21 @@ PLATFORM_AWS_ACCOUNT_ID = env.str("PLATFORM_AWS_ACCOUNT_ID", default="")
 # Company CA certificates (PEM text or a file path) trusted for self-hosted GitLab/GHE/Proxmox/vCenter.
 EXTRA_CA_DATA = env.str("EXTRA_CA_DATA", default="")
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
+# --- Terraform projects and runs (projects app) ---
+TERRAFORM_BIN = env.str("TERRAFORM_BIN", default="terraform")  # name on TERRAFORM_PATH or an absolute path
+TERRAFORM_PATH = env.str("TERRAFORM_PATH", default="/usr/local/bin:/usr/bin:/bin")  # PATH inside a run
+TERRAFORM_PLUGIN_MIRROR = env.str("TERRAFORM_PLUGIN_MIRROR", default="")  # filesystem mirror for providers
+TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")  # passed as TF_CLI_CONFIG_FILE
+TERRAFORM_EXTRA_ENV = env.dict("TERRAFORM_EXTRA_ENV", default={})  # NAME=value,... added to every run
+# NAME=value,... added to every generated backend configuration (e.g. use_path_style=true for S3-compatible storage).
+TERRAFORM_BACKEND_EXTRA_CONFIG = env.dict("TERRAFORM_BACKEND_EXTRA_CONFIG", default={})
+TERRAFORM_RUN_TIMEOUT = env.int("TERRAFORM_RUN_TIMEOUT", default=3600)  # seconds
+TERRAFORM_CANCEL_GRACE = env.float("TERRAFORM_CANCEL_GRACE", default=10.0)  # SIGTERM -> SIGKILL, seconds
+TERRAFORM_WORK_DIR = env.str("TERRAFORM_WORK_DIR", default="")  # parent of run directories (default: tmp)
+PROJECT_ARCHIVE_MAX_BYTES = env.int("PROJECT_ARCHIVE_MAX_BYTES", default=5 * 1024 * 1024)
+GIT_BIN = env.str("GIT_BIN", default="git")
+GIT_CLONE_TIMEOUT = env.float("GIT_CLONE_TIMEOUT", default=120.0)
+
 # --- The platform as an OIDC issuer (identity app) ---
 OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="http://127.0.0.1:8000")
 # How long a rotated-out signing key stays in the JWKS (seconds); must outlive assertions and JWKS caches.

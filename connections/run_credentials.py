@@ -142,6 +142,7 @@ def run_credentials(
     workdir: Path | str,
     role_arn: str | None = None,
     session_duration: int | None = None,
+    purpose: str = RUN_PURPOSE,
 ) -> Iterator[RunCredentials]:
     """Obtain `connection`'s credentials for one run in `environment` and hand them over (see the module docstring).
 
@@ -156,7 +157,7 @@ def run_credentials(
     with ExitStack() as stack:
         stack.callback(collected.close)
         creds = stack.enter_context(
-            use_credentials(connection, actor=actor, environment=environment, purpose=RUN_PURPOSE, resource=run_label)
+            use_credentials(connection, actor=actor, environment=environment, purpose=purpose, resource=run_label)
         )
         ctx = _context(
             creds.connection,

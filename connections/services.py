@@ -625,6 +625,27 @@ def do_set_authorizations(connection: Connection, environments: Iterable[str], *
     return sorted(wanted)
 
 
+# --- Counts other apps show on connection cards (e.g. linked Terraform projects) -----------------------
+
+# Each counter takes connection ids and returns {id: count} in one query; registered by apps above this one.
+CARD_COUNTERS: list[tuple[str, str, Callable[[list[Any]], dict[Any, int]]]] = []
+
+
+def register_card_counter(singular: str, plural: str, func: Callable[[list[Any]], dict[Any, int]]) -> None:
+    CARD_COUNTERS.append((singular, plural, func))
+
+
+def card_counts(connections: list[Connection]) -> None:
+    """Attach `linked_counts` ([(label, count)]) to each connection: one query per registered counter."""
+    ids = [c.pk for c in connections]
+    results = [(singular, plural, func(ids) if ids else {}) for singular, plural, func in CARD_COUNTERS]
+    for connection in connections:
+        connection.linked_counts = [
+            (singular if counts.get(connection.pk, 0) == 1 else plural, counts.get(connection.pk, 0))
+            for singular, plural, counts in results
+        ]
+
+
 # --- Delete ---------------------------------------------------------------------------------------
 
 
@@ -653,12 +674,6 @@ def register_deletion_dependent(func: Callable[[Connection], DependentGroup]) ->
 def _dependent_connections(connection: Connection) -> DependentGroup:
     names = list(connection.dependents.order_by("name").values_list("name", flat=True))
     return DependentGroup("connections", "Connections that use its credentials", True, names, len(names))
-
-
-@register_deletion_dependent
-def _terraform_projects(connection: Connection) -> DependentGroup:
-    # Terraform projects are not built yet; when they are, their app replaces this with a real lookup.
-    return DependentGroup("terraform_projects", "Terraform projects", True, [], 0)
 
 
 @register_deletion_dependent

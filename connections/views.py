@@ -233,6 +233,7 @@ class ConnectionListView(OrgPageMixin, TemplateView):
         rows = connections.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
         page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
         cards = list(page.object_list)
+        services.card_counts(cards)
         for connection in cards:
             spec = REGISTRY.get(connection.provider)
             connection.display = display_for(connection.provider)

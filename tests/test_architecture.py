@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every first-party package, lowest layer last (what may import what: see pyproject's importlinter layers).
-APPS = ("config", "core", "accounts", "identity", "connections", "vpn", "finops")
+APPS = ("config", "core", "accounts", "identity", "connections", "vpn", "finops", "projects")
 LATE_IMPORT_MARK = "# late import:"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import global_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "accounts", "identity", "connections", "vpn", "finops")
+APPS = ("core", "accounts", "identity", "connections", "vpn", "finops", "projects")
 THIRD_PARTY_PREFIXES = ("CELERY_", "AXES_", "REST_FRAMEWORK", "SPECTACULAR_", "GUARDIAN_")
 READS = (
     re.compile(r"\bsettings\.([A-Z][A-Z0-9_]+)"),

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0007_finops_audit_actions'),
+        ('accounts', '0008_finops_audit_actions'),
         ('connections', '0003_org_scoped_model_timestamps'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

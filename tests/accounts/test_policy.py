@@ -20,6 +20,7 @@ DESIGN_TABLE = {
     Action.USE_CONNECTION: {U, P, A},
     Action.MANAGE_ROLES: {P, A},
     Action.MANAGE_VPN: {P, A},
+    Action.MANAGE_PROJECTS: {P, A},
     Action.DOWNLOAD_ROUTER_CONFIG: {P, A},
     Action.MANAGE_CONNECTIONS: {A},
     Action.MANAGE_MEMBERS: {A},

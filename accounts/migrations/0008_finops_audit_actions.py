@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("accounts", "0006_hardening_accounts"),
+        ("accounts", "0007_projects_audit_actions"),
     ]
 
     operations = [

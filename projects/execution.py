@@ -1,0 +1,583 @@
+"""Executing one Terraform run: the pre-run gate, credentials, a clean environment, streaming, cancel.
+
+`execute_run(run_id)` is what the Celery task calls. It is safe to call twice (a retried task): only a
+`queued` run is taken (an atomic queued -> running update), anything else is left alone.
+
+The gate (seed 004: "Roles are also re-validated automatically before each Terraform run"): the
+connection is resolved (named, or selected for the environment), must be active and authorized for
+the environment (the documented selection errors, word for word), and the role is re-validated with
+`validate_before_use`; invalid/expired/error -> `blocked` with the reason and nothing runs; drift -> the
+run goes on with a warning.
+
+The child process gets a clean environment (`run_environment`): PATH, HOME (the run's temporary
+directory), the Terraform CLI configuration, TF_IN_AUTOMATION, the materialized credentials and the
+operator's `TERRAFORM_EXTRA_ENV` (e.g. endpoints of a local cloud emulator). Nothing else of the
+worker's environment, so the platform's own cloud credentials never reach a customer's run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.actors import SYSTEM
+from accounts.audit import record_event
+from accounts.choices import AuditAction
+from connections.choices import ConnectionStatusChoices, UsageOutcomeChoices
+from connections.models import Connection, ConnectionUsage
+from connections.role_validation import RoleNotUsable, validate_before_use
+from connections.run_credentials import run_credentials
+from connections.runtime import SelectionError, select_connection, use_credentials
+from core import crypto, masking
+
+from .choices import RunKind, RunStatus
+from .detection import missing, refresh_detection
+from .models import RunLogLine, TerraformProject, TerraformRun
+from .source import SourceError, extract_archive, git_auth_env, git_clone, read_tf_files
+
+logger = logging.getLogger(__name__)
+
+PLAN_FILE = "platform.tfplan"
+CLI_CONFIG = """provider_installation {{
+  filesystem_mirror {{
+    path    = {mirror}
+    include = ["registry.terraform.io/*/*"]
+  }}
+  direct {{
+    exclude = ["registry.terraform.io/*/*"]
+  }}
+}}
+disable_checkpoint = true
+"""
+
+
+class RunCanceled(Exception):
+    pass
+
+
+class RunTimedOut(Exception):
+    pass
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, code: int) -> None:
+        self.code = code
+        super().__init__(f"terraform {step} exited with code {code}.")
+
+
+class TerraformMissing(Exception):
+    pass
+
+
+def terraform_bin() -> str:
+    """The Terraform executable (setting TERRAFORM_BIN), or `TerraformMissing` with a clear message."""
+    configured = str(settings.TERRAFORM_BIN)
+    found = shutil.which(configured)
+    if not found:
+        raise TerraformMissing(
+            f"Terraform is not installed: TERRAFORM_BIN is {configured!r} and no such executable was found. "
+            "Install Terraform on the worker or set TERRAFORM_BIN to its path."
+        )
+    return found
+
+
+# --- credentials (one function: the lead switches it to connections.runtime.run_credentials at merge) --
+
+
+@contextmanager
+def _credentials_for_run(
+    connection: Connection, *, actor: Any, environment: str, run_label: str, workdir: str, role: Any = None
+) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """The environment variables (files written 0600 under `workdir`) and the values to mask, for one run.
+
+    `run_credentials` obtains what the connection's auth method needs for as long as the run lasts:
+    access keys as they are; assume-role and federated methods as short-lived credentials the platform
+    refreshes (a loopback credentials endpoint, token files rewritten before they expire). The use is
+    audited and recorded like any other. Nothing else in this app obtains the cloud connection's
+    credentials."""
+    with run_credentials(
+        connection,
+        actor=actor,
+        environment=environment,
+        run_label=run_label,
+        workdir=workdir,
+        role_arn=(getattr(role, "role_arn", "") or None),
+        session_duration=getattr(role, "session_duration", None),
+        purpose="terraform-run",
+    ) as creds:
+        yield creds.env, creds.sensitive
+
+
+# --- the environment --------------------------------------------------------------------------------
+
+
+def run_environment(home: str, credentials_env: dict[str, str]) -> dict[str, str]:
+    env = {
+        "PATH": str(settings.TERRAFORM_PATH),
+        "HOME": home,
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+    }
+    if settings.TERRAFORM_PLUGIN_MIRROR:
+        config_path = os.path.join(home, ".terraformrc")
+        with open(config_path, "w") as handle:
+            handle.write(CLI_CONFIG.format(mirror=json.dumps(str(settings.TERRAFORM_PLUGIN_MIRROR))))
+        env["TF_CLI_CONFIG_FILE"] = config_path
+    elif settings.TERRAFORM_CLI_CONFIG_FILE:
+        env["TF_CLI_CONFIG_FILE"] = str(settings.TERRAFORM_CLI_CONFIG_FILE)
+    env.update(credentials_env)
+    env.update({str(k): str(v) for k, v in dict(settings.TERRAFORM_EXTRA_ENV).items()})
+    return env
+
+
+# --- the log ------------------------------------------------------------------------------------------
+
+
+class RunLog:
+    """Appends masked lines to the run's log, in small batches so a chatty run does not write per line."""
+
+    def __init__(self, run: TerraformRun, sensitive: list[str] | None = None) -> None:
+        self.run = run
+        self.seq = run.log_lines
+        self.sensitive = sorted({s for s in sensitive or () if len(s) >= 4}, key=len, reverse=True)
+        self.pending: list[RunLogLine] = []
+        self.last_flush = time.monotonic()
+
+    def mask(self, text: str) -> str:
+        for value in self.sensitive:
+            text = text.replace(value, masking.MASK)
+        return masking.mask(text)
+
+    def write(self, text: str) -> None:
+        for line in text.rstrip("\n").split("\n"):
+            self.seq += 1
+            self.pending.append(RunLogLine(run=self.run, seq=self.seq, text=self.mask(line.rstrip("\r"))[:4000]))
+        if len(self.pending) >= 50 or time.monotonic() - self.last_flush > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            RunLogLine.objects.bulk_create(self.pending)
+            TerraformRun.objects.filter(pk=self.run.pk).update(log_lines=self.seq)
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+
+# --- running a process ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    run: TerraformRun
+    log: RunLog
+    env: dict[str, str]
+    workdir: str
+    deadline: float
+    binary: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def _cancel_requested(run_id: int) -> bool:
+    return TerraformRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group (Terraform forwards it to providers and stops cleanly), SIGKILL after the grace."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=float(settings.TERRAFORM_CANCEL_GRACE))
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run_step(ctx: Context, step: str, args: list[str], *, capture: bool = False) -> str:
+    """Run `terraform <args>`: stream its output into the log (or capture it), honour cancel and timeout."""
+    if not capture:
+        ctx.log.write(f"$ terraform {' '.join(args)}")
+    process = subprocess.Popen(  # noqa: S603 - a fixed executable, arguments built here, no shell
+        [ctx.binary, *args],
+        cwd=ctx.workdir,
+        env=ctx.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if not capture else subprocess.PIPE,
+        start_new_session=True,
+    )
+    TerraformRun.objects.filter(pk=ctx.run.pk).update(worker_pid=process.pid)
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    captured: list[bytes] = []
+
+    def reader() -> None:
+        assert process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            lines.put(raw)
+        lines.put(None)
+
+    def stderr_reader() -> None:
+        assert process.stderr is not None
+        for raw in iter(process.stderr.readline, b""):
+            ctx.log.pending_stderr.append(raw)  # type: ignore[attr-defined]
+
+    ctx.log.pending_stderr = []  # type: ignore[attr-defined]
+    threads = [threading.Thread(target=reader, daemon=True)]
+    if capture:
+        threads.append(threading.Thread(target=stderr_reader, daemon=True))
+    for thread in threads:
+        thread.start()
+    last_cancel_check = 0.0
+    done = False
+    while not done:
+        try:
+            raw = lines.get(timeout=0.25)
+            if raw is None:
+                done = True
+            elif capture:
+                captured.append(raw)
+            else:
+                ctx.log.write(raw.decode("utf-8", errors="replace"))
+        except queue.Empty:
+            ctx.log.flush()
+        now = time.monotonic()
+        if not done and now - last_cancel_check > 0.5:
+            last_cancel_check = now
+            if _cancel_requested(ctx.run.pk):
+                _stop(process)
+                raise RunCanceled()
+        if not done and now > ctx.deadline:
+            _stop(process)
+            raise RunTimedOut()
+    code = process.wait()
+    for thread in threads:
+        thread.join(timeout=5)
+    if capture and code != 0:
+        for raw in ctx.log.pending_stderr:  # type: ignore[attr-defined]
+            ctx.log.write(raw.decode("utf-8", errors="replace"))
+    ctx.run.exit_code = code
+    if code != 0:
+        raise StepFailed(step, code)
+    return b"".join(captured).decode("utf-8", errors="replace")
+
+
+# --- the workspace --------------------------------------------------------------------------------------
+
+
+def backend_files(project: TerraformProject, workdir: str) -> list[str]:
+    """For a project with a state backend connection: a `backend` block and its configuration file."""
+    backend = project.backend_connection
+    if backend is None:
+        return []
+    spec = backend.provider_spec
+    kind = backend.provider.removesuffix("_backend")
+    pairs = spec.backend_config(dict(backend.config), state_name=f"{project.environment.slug}/{project.name}")
+    pairs = {**pairs, **{str(k): str(v) for k, v in dict(settings.TERRAFORM_BACKEND_EXTRA_CONFIG).items()}}
+    with open(os.path.join(workdir, "platform_backend_override.tf"), "w") as handle:
+        handle.write(f'terraform {{\n  backend "{kind}" {{}}\n}}\n')
+    with open(os.path.join(workdir, "platform.backend.hcl"), "w") as handle:
+        for key, value in pairs.items():
+            literal = value if value in ("true", "false") else json.dumps(value)
+            handle.write(f"{key} = {literal}\n")
+    return ["-backend-config=platform.backend.hcl"]
+
+
+def _state_context(project: TerraformProject) -> crypto.SecretContext:
+    return crypto.SecretContext(
+        org=str(project.org_id), model="projects.terraformproject", row=str(project.pk), field="local_state"
+    )
+
+
+def restore_local_state(project: TerraformProject, workdir: str) -> None:
+    if project.backend_connection_id is None and project.local_state_envelope:
+        data = crypto.decrypt(project.local_state_envelope, context=_state_context(project))
+        with open(os.path.join(workdir, "terraform.tfstate"), "wb") as handle:
+            handle.write(data)
+
+
+def save_local_state(project: TerraformProject, workdir: str) -> None:
+    path = os.path.join(workdir, "terraform.tfstate")
+    if project.backend_connection_id is None and os.path.exists(path):
+        with open(path, "rb") as handle:
+            envelope = crypto.encrypt(handle.read(), context=_state_context(project))
+        TerraformProject.objects.filter(pk=project.pk).update(local_state_envelope=envelope)
+
+
+def prepare_source(project: TerraformProject, ctx_dir: str, *, actor: Any, run_label: str) -> str:
+    """Put the project's code in `ctx_dir/code` (archive or Git clone); return the Terraform directory."""
+    code = os.path.join(ctx_dir, "code")
+    if project.source_kind == "git":
+        git_conn = project.git_connection
+        if git_conn is None:
+            raise SourceError("The project has no Git connection.")
+        home = os.path.join(ctx_dir, "git-home")
+        os.mkdir(home, 0o700)
+        with use_credentials(git_conn, actor=actor, purpose="terraform-run", resource=run_label) as creds:
+            token = str(creds.secrets.get("token") or "")
+            username = "oauth2" if git_conn.provider == "gitlab" else "x-access-token"
+            env = {"PATH": str(settings.TERRAFORM_PATH), "HOME": home, **git_auth_env(username, token)}
+            git_clone(project.git_url, project.git_ref, code, env, timeout=float(settings.GIT_CLONE_TIMEOUT))
+    else:
+        os.mkdir(code, 0o700)
+        extract_archive(bytes(project.archive), code)
+    workdir = os.path.realpath(os.path.join(code, *[p for p in project.git_subdirectory.split("/") if p]))
+    if not workdir.startswith(os.path.realpath(code)) or not os.path.isdir(workdir):
+        raise SourceError(f"The subdirectory {project.git_subdirectory!r} does not exist in the source.")
+    return workdir
+
+
+def plan_summary(plan_json: str) -> tuple[int, int, int]:
+    data = json.loads(plan_json or "{}")
+    add = change = destroy = 0
+    for change_row in data.get("resource_changes", []) or []:
+        actions = change_row.get("change", {}).get("actions", [])
+        add += "create" in actions
+        change += "update" in actions
+        destroy += "delete" in actions
+    return add, change, destroy
+
+
+def state_resources(state_json: str) -> list[str]:
+    data = json.loads(state_json or "{}")
+    found: list[str] = []
+
+    def walk(module: dict) -> None:
+        for resource in module.get("resources", []) or []:
+            if resource.get("mode") == "managed":
+                found.append(resource.get("address", ""))
+        for child in module.get("child_modules", []) or []:
+            walk(child)
+
+    walk((data.get("values") or {}).get("root_module") or {})
+    return sorted(a for a in found if a)
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+
+def _actor(run: TerraformRun) -> Any:
+    return run.created_by
+
+
+def _finish(run: TerraformRun, status: str, *, reason: str = "", log: RunLog | None = None) -> TerraformRun:
+    """Record the end of a run (status, duration, audit event, usage outcome) in one transaction."""
+    if log is not None:
+        log.flush()
+    now = timezone.now()
+    run.status = status
+    run.reason = (log.mask(reason) if log is not None else masking.mask(reason))[:1000]
+    run.finished_at = now
+    if run.started_at:
+        run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
+    with transaction.atomic():
+        run.save()
+        if run.connection_id and status in (RunStatus.FAILED, RunStatus.CANCELED):
+            ConnectionUsage.objects.filter(
+                connection_id=run.connection_id, resource=run_label(run), purpose="terraform-run"
+            ).update(outcome=UsageOutcomeChoices.FAILURE, error=run.reason or status, updated_at=now)
+        record_event(
+            org=run.org,
+            action=AuditAction.PROJECT_RUN_FINISHED,
+            actor=_actor(run),
+            target=run.project,
+            environment=run.environment,
+            details={
+                "run": run.pk,
+                "kind": run.kind,
+                "status": status,
+                "exit_code": run.exit_code,
+                "reason": run.reason[:300],
+                "connection": run.connection.name if run.connection else "",
+            },
+        )
+    return run
+
+
+def run_label(run: TerraformRun) -> str:
+    return f"run-{run.pk}@{run.project.name}"
+
+
+def gate(run: TerraformRun) -> tuple[Connection, Any]:
+    """The pre-run gate: the connection to use and the freshly validated role, or `Blocked` with the reason."""
+    project = run.project
+    try:
+        selection = select_connection(
+            project.org, project.environment, project.provider,
+            connection=project.connection.name if project.connection else None,
+        )  # fmt: skip
+    except SelectionError as exc:
+        raise Blocked(str(exc)) from None
+    connection = selection.connection
+    if connection.status == ConnectionStatusChoices.INACTIVE:
+        raise Blocked(f"Connection '{connection.name}' is inactive.")
+    role = project.role
+    if role is not None and role.connection_id != connection.pk:
+        raise Blocked(f"Role '{role}' belongs to connection '{role.connection.name}', not '{connection.name}'.")
+    if role is None and connection.provider_spec.role_support is not None:
+        raise Blocked(f"The project has no connection role: every {connection.provider_spec.label} project needs one.")
+    if role is not None:
+        try:
+            # The platform re-validates (seed 004): its own act, whoever started the run.
+            role = validate_before_use(connection, role, actor=SYSTEM)
+        except RoleNotUsable as exc:
+            raise Blocked(str(exc)) from None
+    return connection, role
+
+
+class Blocked(Exception):
+    pass
+
+
+def _claim(run_id: int) -> TerraformRun | None:
+    """Take a queued run (queued -> running) exactly once; None when it is not queued any more."""
+    now = timezone.now()
+    taken = TerraformRun.objects.filter(pk=run_id, status=RunStatus.QUEUED, cancel_requested=False).update(
+        status=RunStatus.RUNNING, started_at=now, updated_at=now
+    )
+    if not taken:
+        return None
+    return TerraformRun.objects.select_related(
+        "project", "project__org", "project__environment", "project__connection", "project__role",
+        "project__backend_connection", "project__git_connection", "org", "created_by",
+    ).get(pk=run_id)  # fmt: skip
+
+
+def _reap(run_id: int) -> None:
+    """A redelivered task (the worker died mid-run: acks_late) finds its run `running` long past any
+    possible end: record it as failed rather than leaving it running forever (and holding the apply lock)."""
+    limit = timezone.now() - timedelta(seconds=float(settings.TERRAFORM_RUN_TIMEOUT) + 120)
+    run = TerraformRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, started_at__lt=limit).first()
+    if run is not None:
+        _finish(run, RunStatus.FAILED, reason="The worker running it stopped before the run ended.")
+    return None
+
+
+def execute_run(run_id: int) -> TerraformRun | None:
+    """Run one queued run to its end. Never raises for a run's own failure: the run records it."""
+    run = _claim(run_id)
+    if run is None:
+        return _reap(run_id)
+    project = run.project
+    log = RunLog(run)
+    try:
+        connection, role = gate(run)
+    except Blocked as exc:
+        log.write(f"Blocked: {exc}")
+        return _finish(run, RunStatus.BLOCKED, reason=str(exc), log=log)
+    run.connection = connection
+    if role is not None and role.status == "drift":
+        run.warnings = [*run.warnings, f"Role '{role}' has drifted since its last validation: its permissions changed."]
+    if role is not None:
+        run.missing_permissions = missing(
+            project.detected_permissions, list(role.granted_permissions), list(role.denied_permissions)
+        )
+        if run.missing_permissions and run.kind != RunKind.PLAN:
+            run.warnings = [
+                *run.warnings,
+                "The role lacks detected permissions: " + ", ".join(run.missing_permissions[:20]),
+            ]
+    run.save(update_fields=["connection", "warnings", "missing_permissions", "updated_at"])
+    for warning in run.warnings:
+        log.write(f"Warning: {warning}")
+    try:
+        binary = terraform_bin()
+    except TerraformMissing as exc:
+        log.write(str(exc))
+        return _finish(run, RunStatus.FAILED, reason=str(exc), log=log)
+    tmp = tempfile.mkdtemp(prefix=f"tfrun-{run.pk}-", dir=settings.TERRAFORM_WORK_DIR or None)
+    os.chmod(tmp, 0o700)
+    status, reason = RunStatus.FAILED, ""
+    try:
+        home = os.path.join(tmp, "home")
+        creds_dir = os.path.join(tmp, "credentials")
+        os.mkdir(home, 0o700)
+        os.mkdir(creds_dir, 0o700)
+        label = run_label(run)
+        with _credentials_for_run(
+            connection, actor=_actor(run), environment=run.environment, run_label=label, workdir=creds_dir, role=role
+        ) as (cred_env, sensitive):
+            log.sensitive = sorted(set(log.sensitive) | {s for s in sensitive if len(s) >= 4}, key=len, reverse=True)
+            backend_env: dict[str, str] = {}
+            if project.backend_connection is not None:
+                backend_dir = os.path.join(tmp, "backend-credentials")
+                os.mkdir(backend_dir, 0o700)
+                with use_credentials(
+                    project.backend_connection, actor=_actor(run), purpose="terraform-state", resource=label
+                ) as backend_creds:
+                    backend_env = backend_creds.materialize().write(backend_dir)
+                    log.sensitive = sorted(
+                        set(log.sensitive) | set(backend_creds.sensitive_values()), key=len, reverse=True
+                    )
+            env = run_environment(home, {**backend_env, **cred_env})
+            workdir = prepare_source(project, tmp, actor=_actor(run), run_label=label)
+            if project.source_kind == "git":
+                refresh_detection(project, read_tf_files(workdir))
+            ctx = Context(run, log, env, workdir, time.monotonic() + float(settings.TERRAFORM_RUN_TIMEOUT), binary)
+            status, reason = _terraform(ctx, project)
+    except RunCanceled:
+        status, reason = RunStatus.CANCELED, "Canceled on request."
+        log.write("Canceled: the run was stopped on request.")
+    except RunTimedOut:
+        status, reason = RunStatus.FAILED, f"Timed out after {settings.TERRAFORM_RUN_TIMEOUT} seconds."
+        log.write(reason)
+    except StepFailed as exc:
+        status, reason = RunStatus.FAILED, str(exc)
+        log.write(reason)
+    except (SourceError, SelectionError) as exc:
+        status, reason = RunStatus.FAILED, str(exc)
+        log.write(f"Error: {exc}")
+    except Exception as exc:  # the run must end recorded, whatever broke
+        logger.exception("Run %s failed unexpectedly", run.pk)
+        status, reason = RunStatus.FAILED, f"Internal error: {exc.__class__.__name__}: {masking.mask(str(exc))[:300]}"
+        log.write(reason)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _finish(run, status, reason=reason, log=log)
+
+
+def _terraform(ctx: Context, project: TerraformProject) -> tuple[str, str]:
+    run = ctx.run
+    init_args = ["init", "-input=false", "-no-color", *backend_files(project, ctx.workdir)]
+    if project.variables:
+        with open(os.path.join(ctx.workdir, "platform.auto.tfvars.json"), "w") as handle:
+            json.dump(project.variables, handle)
+    restore_local_state(project, ctx.workdir)
+    run_step(ctx, "init", init_args)
+    plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"]
+    if run.kind == RunKind.DESTROY:
+        plan_args.insert(1, "-destroy")
+    run_step(ctx, "plan", plan_args)
+    summary = plan_summary(run_step(ctx, "show", ["show", "-json", "-no-color", PLAN_FILE], capture=True))
+    run.plan_add, run.plan_change, run.plan_destroy = summary
+    run.save(update_fields=["plan_add", "plan_change", "plan_destroy", "exit_code", "updated_at"])
+    if run.kind == RunKind.PLAN:
+        return RunStatus.SUCCEEDED, ""
+    try:
+        run_step(ctx, "apply", ["apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE])
+    finally:
+        save_local_state(project, ctx.workdir)
+    state = run_step(ctx, "show", ["show", "-json", "-no-color"], capture=True)
+    run.resources = state_resources(state)
+    run.save(update_fields=["resources", "exit_code", "updated_at"])
+    return RunStatus.SUCCEEDED, ""
