@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
@@ -72,6 +73,9 @@ __all__ = [
 #: anyone about last quarter.
 ANOMALY_LOOKBACK_DAYS = 7
 FINISHED = (SyncStatusChoices.SUCCEEDED, SyncStatusChoices.FAILED, SyncStatusChoices.UNAVAILABLE)
+
+
+SYNC_TASK = "finops.tasks.sync_costs_task"
 
 
 def today() -> dt.date:
@@ -134,10 +138,9 @@ def do_request_sync(
     """
     job = _record_sync_request(connection, actor=actor, start=start, end=end, now=now)
     if job.status == SyncStatusChoices.QUEUED:
-        # late import: tasks import this module (the task body is `run_sync_job`)
-        from .tasks import sync_costs_task
-
-        send_on_commit(sync_costs_task, job.pk)
+        # By name from the Celery app: the task module imports this one (its body is `run_sync_job`), so an
+        # import here would make a cycle.
+        send_on_commit(current_app.tasks[SYNC_TASK], job.pk)
         job.refresh_from_db()
     return job
 

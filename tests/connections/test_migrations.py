@@ -1,4 +1,4 @@
-"""connections 0004: today's authorizations (at most one per environment and provider) become the defaults."""
+"""connections 0005: today's authorizations (at most one per environment and provider) become the defaults."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("connections", "0003_org_scoped_model_timestamps")]
-AFTER = [("connections", "0004_run_credentials_multi_account")]
+BEFORE = [("connections", "0004_finish_advice_reminders_and_role_advice")]
+AFTER = [("connections", "0005_run_credentials_multi_account")]
 
 
 def migrate(targets):
