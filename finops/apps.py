@@ -11,9 +11,10 @@ class FinopsConfig(AppConfig):
 
     def ready(self) -> None:
         # late import: registering the deletion-preview counts needs the models loaded (Django's ready())
-        from . import dependents  # noqa: F401
-
         # Services send `finops.tasks.sync_costs_task` by name, so the task module (which runs the services)
         # is not imported back by them; it is registered here, as Celery's Django autodiscovery would.
         # late import: Celery task registration in AppConfig.ready
-        from . import tasks  # noqa: F401
+        from . import (
+            dependents,  # noqa: F401
+            tasks,  # noqa: F401
+        )
