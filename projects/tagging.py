@@ -75,9 +75,15 @@ def _unquote(name: str) -> str:
     return str(name).strip('"')
 
 
+def _is_override(name: str) -> bool:
+    return name == "override.tf" or name.endswith("_override.tf")
+
+
 def _parse(files: dict[str, str]) -> list[dict[str, Any]]:
+    """Parsed files in Terraform's order: ordinary files, then override files (lexically), so a later
+    block of the same provider and alias stands for the user's effective default tags."""
     parsed = []
-    for _name, text in sorted(files.items()):
+    for _name, text in sorted(files.items(), key=lambda item: (_is_override(item[0]), item[0])):
         try:
             parsed.append(hcl2.load(io.StringIO(text)))
         except Exception:  # noqa: S112 - a syntax error is Terraform's to report, in its own words

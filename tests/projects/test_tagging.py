@@ -139,3 +139,12 @@ def test_a_real_apply_tags_the_bucket_with_project_and_environment(org, members,
     s3 = boto3.client("s3", region_name="us-east-1")
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="platform-tagged-bucket")["TagSet"]}
     assert tags == {"project": "tagged-storage", "environment": "production", "owner": "team-a"}
+
+
+def test_the_users_own_override_file_is_read_after_the_main_files():
+    files = {
+        "a_override.tf": 'provider "aws" {\n  default_tags {\n    tags = { team = "override" }\n  }\n}\n',
+        "main.tf": 'provider "aws" {\n  default_tags {\n    tags = { team = "main" }\n  }\n}\n',
+    }
+    found = tag_file(files, TAGGED, "storage", "production")
+    assert tags_of(found.text) == [(None, {"team": "override", "project": "storage", "environment": "production"})]
