@@ -350,6 +350,9 @@ FINOPS_SYNC_MAX_RETRIES = env.int("FINOPS_SYNC_MAX_RETRIES", default=3)
 FINOPS_RETRY_BACKOFF_SECONDS = env.int("FINOPS_RETRY_BACKOFF_SECONDS", default=60)
 # The cost-allocation tag whose value names an environment (AWS cost allocation tag, Azure/GCP label).
 FINOPS_ENVIRONMENT_TAG = env.str("FINOPS_ENVIRONMENT_TAG", default="environment")
+# The tag whose value names the Terraform project: runs set it (with the environment tag) as the provider's
+# default tags, and cost rows carrying it are attributed to the project. Empty: no project attribution.
+FINOPS_PROJECT_TAG = env.str("FINOPS_PROJECT_TAG", default="project")
 # Anomaly: a day's cost of one service above mean + K standard deviations of the trailing baseline days,
 # and at least the minimum amount (in the billing currency) so cents do not page anyone.
 FINOPS_ANOMALY_BASELINE_DAYS = env.int("FINOPS_ANOMALY_BASELINE_DAYS", default=14)

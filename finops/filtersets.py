@@ -17,6 +17,7 @@ class CostRecordFilterSet(django_filters.FilterSet):
     environment = django_filters.CharFilter(
         method="filter_environment", label="Environment slug ('none': unattributed)"
     )
+    project = django_filters.CharFilter(field_name="project_name", label="Project name (the project tag's value)")
     provider = django_filters.CharFilter()
     service = django_filters.CharFilter(field_name="service_name")
     currency = django_filters.CharFilter(field_name="billing_currency")

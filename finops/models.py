@@ -1,7 +1,7 @@
 """FinOps domain: cost records (one FOCUS 1.2 row each), sync jobs, budgets, budget alerts, anomalies.
 
 Amounts are `Decimal` columns (never float). A cost record is unique per (connection, charge day,
-service, resource, environment tag value), so replacing a synced range gives the same rows again.
+service, resource, environment and project tag values), so replacing a synced range gives the same rows again.
 Everything hangs off a connection or the organization and cascades with it: the connection's
 deletion preview counts cost records and sync jobs through `finops.dependents`.
 """
@@ -50,13 +50,23 @@ class CostRecord(OrgScopedModel):
     region_id = models.CharField(max_length=100, blank=True)
     resource_id = models.CharField(max_length=500, blank=True)
     environment_tag = models.CharField(max_length=200, blank=True)
+    # The project tag's value (FINOPS_PROJECT_TAG): the Terraform project whose run created the resources.
+    # A name, not a foreign key: finops and projects are independent apps; reports group by the name.
+    project_name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=dict, blank=True)
 
     class Meta:
         default_related_name = "cost_records"
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "charge_period_start", "service_name", "resource_id", "environment_tag"],
+                fields=[
+                    "connection",
+                    "charge_period_start",
+                    "service_name",
+                    "resource_id",
+                    "environment_tag",
+                    "project_name",
+                ],
                 name="finops_cost_record_unique_row",
             )
         ]

@@ -26,6 +26,7 @@ GROUP_BY: dict[str, str] = {
     "service": "service_name",
     "service_category": "service_category",
     "environment": "environment__slug",
+    "project": "project_name",
     "connection": "connection__name",
     "provider": "provider",
     "month": "billing_period_start",
@@ -130,6 +131,7 @@ class Dashboard:
     last_month_total: list[dict[str, Any]]
     by_service: list[dict[str, Any]]
     by_environment: list[dict[str, Any]]
+    by_project: list[dict[str, Any]]
     by_connection: list[dict[str, Any]]
     by_provider: list[dict[str, Any]]
     daily: list[dict[str, Any]]
@@ -175,6 +177,7 @@ def dashboard(org: Organization, *, on: dt.date, trend_days: int = 30) -> Dashbo
         last_month_total=last_all,
         by_service=grouped(this_month, "service"),
         by_environment=grouped(this_month, "environment"),
+        by_project=grouped(this_month, "project"),
         by_connection=grouped(this_month, "connection"),
         by_provider=grouped(this_month, "provider"),
         daily=grouped(trend, "day"),

@@ -202,6 +202,7 @@ def _fetch(job: SyncJob) -> list[CostRow]:
                     start=job.range_start,
                     end=job.range_end,
                     tag_key=settings.FINOPS_ENVIRONMENT_TAG,
+                    project_tag_key=settings.FINOPS_PROJECT_TAG,
                 )
                 return source.fetch(request)
             except CostFetchFailed as exc:
@@ -240,7 +241,7 @@ def build_records(connection: Connection, rows: Iterable[CostRow]) -> list[CostR
     provider_name = connection.provider_spec.cost_source.provider_name or connection.provider_spec.label
     merged: dict[tuple, CostRecord] = {}
     for row in rows:
-        key = (row.day, row.service_name, row.resource_id, row.environment_tag)
+        key = (row.day, row.service_name, row.resource_id, row.environment_tag, row.project_tag)
         existing = merged.get(key)
         if existing is not None:
             existing.billed_cost += row.billed_cost
@@ -270,6 +271,7 @@ def build_records(connection: Connection, rows: Iterable[CostRow]) -> list[CostR
             region_id=row.region_id,
             resource_id=row.resource_id,
             environment_tag=row.environment_tag,
+            project_name=row.project_tag[:200],
             tags=dict(row.tags),
         )
     return list(merged.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.forms import Form
 from django.http import HttpResponseBase, HttpResponseRedirect
@@ -39,6 +40,9 @@ class DashboardView(OrgPageMixin, TemplateView):
             environment_bars=(environment_bars := charts.share_bars(data.by_environment)),
             service_chart_height=len(service_bars) * 24,
             environment_chart_height=len(environment_bars) * 24,
+            project_bars=(project_bars := charts.share_bars(data.by_project)),
+            project_chart_height=len(project_bars) * 24,
+            project_tag=settings.FINOPS_PROJECT_TAG,
             chart_width=charts.WIDTH,
             chart_height=charts.HEIGHT,
         )

@@ -52,6 +52,7 @@ from .choices import RunKind, RunStatus
 from .detection import missing, refresh_detection
 from .models import RunLogLine, TerraformProject, TerraformRun
 from .source import SourceError, extract_archive, git_auth_env, git_clone, read_tf_files
+from .tagging import write_tag_file
 
 logger = logging.getLogger(__name__)
 
@@ -556,6 +557,17 @@ def execute_run(run_id: int) -> TerraformRun | None:
     return _finish(run, status, reason=reason, log=log)
 
 
+def tag_resources(ctx: Context, project: TerraformProject) -> None:
+    """Add the provider's default tags (project, environment) so what the run creates is attributed."""
+    if not settings.FINOPS_PROJECT_TAG:
+        return
+    connection = ctx.run.connection or project.connection
+    provider = getattr(connection.provider_spec, "terraform_default_tags_provider", None) if connection else None
+    written = write_tag_file(ctx.workdir, read_tf_files(ctx.workdir), provider, project.name, project.environment.slug)
+    if written.name:
+        ctx.log.write(f"{written.note} Written as {written.name}.")
+
+
 def _terraform(ctx: Context, project: TerraformProject) -> tuple[str, str]:
     run = ctx.run
     init_args = ["init", "-input=false", "-no-color", *backend_files(project, ctx.workdir)]
@@ -563,6 +575,7 @@ def _terraform(ctx: Context, project: TerraformProject) -> tuple[str, str]:
         with open(os.path.join(ctx.workdir, "platform.auto.tfvars.json"), "w") as handle:
             json.dump(project.variables, handle)
     restore_local_state(project, ctx.workdir)
+    tag_resources(ctx, project)
     run_step(ctx, "init", init_args)
     plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"]
     if run.kind == RunKind.DESTROY:

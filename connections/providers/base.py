@@ -429,6 +429,10 @@ class Provider:
     resource_kinds: ClassVar[tuple[str, ...]] = ()
     #: A `costs.CostSource` when the platform can pull this provider's bill (FinOps); None: not available.
     cost_source: ClassVar[Any] = None
+    #: The Terraform provider (local name) whose provider block takes `default_tags { tags = {...} }`:
+    #: runs tag what they create through it (project, environment) so cost is attributed. None: no such
+    #: provider-wide mechanism (labels set per resource), runs add nothing.
+    terraform_default_tags_provider: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -60,6 +60,8 @@ class CostRow:
     resource_id: str = ""
     #: The value of the environment tag the cloud reported for this cost ("" when untagged).
     environment_tag: str = ""
+    #: The value of the project tag (the Terraform project whose run created the resources), "" when untagged.
+    project_tag: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -75,6 +77,8 @@ class CostRequest:
     start: dt.date
     end: dt.date
     tag_key: str = "environment"
+    #: The project tag's key ("" when project attribution is off): sources that can, report its value per row.
+    project_tag_key: str = ""
 
 
 class CostSource:

@@ -44,7 +44,7 @@ class CostRecordSerializer(serializers.ModelSerializer):
             "id", "connection", "environment", "provider", "provider_name", "charge_period_start",
             "charge_period_end", "billing_period_start", "billing_period_end", "billed_cost", "effective_cost",
             "list_cost", "billing_currency", "charge_category", "service_name", "service_category",
-            "sub_account_id", "region_id", "resource_id", "environment_tag", "tags",
+            "sub_account_id", "region_id", "resource_id", "environment_tag", "project_name", "tags",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -50,11 +50,13 @@ def seed_ce(moto_url: str, *results: list[dict[str, Any]], account_id: str = "12
     assert response.status_code == 201, response.text
 
 
-def add_costs(connection: Connection, day: dt.date, service: str, amount: str, *, environment=None, tag: str = ""):
+def add_costs(
+    connection: Connection, day: dt.date, service: str, amount: str, *, environment=None, tag: str = "", project=""
+):
     return CostRecord.objects.create(
         org=connection.org, connection=connection, environment=environment, provider=connection.provider,
         charge_period_start=day, charge_period_end=day + dt.timedelta(days=1),
         billing_period_start=month_start(day), billing_period_end=next_month(day),
         billed_cost=Decimal(amount), effective_cost=Decimal(amount), billing_currency="USD",
-        provider_name="AWS", service_name=service, environment_tag=tag,
+        provider_name="AWS", service_name=service, environment_tag=tag, project_name=project,
     )  # fmt: skip

@@ -1,14 +1,21 @@
-"""AWS cost source: Cost Explorer `GetCostAndUsage`, daily, grouped by service and by the environment tag.
+"""AWS cost source: Cost Explorer `GetCostAndUsage`, daily, by service and the environment and project tags.
 
 Cost Explorer answers per day and group with UnblendedCost (what the invoice bills: FOCUS BilledCost)
 and AmortizedCost (commitments spread over their term: FOCUS EffectiveCost). The tag group key comes
 back as `<tag key>$<value>` (an empty value when the cost is untagged). Cost Explorer is a global
 service served from us-east-1 whatever the connection's region.
+
+Project attribution (`project_tag_key`): Cost Explorer groups by two keys at most, so the bill is read
+in three queries that partition it without double counting: costs WITHOUT the project tag by service and
+environment tag (as before); costs WITH it by service and project tag; and the latter by project and
+environment tag, which gives each project's environment per day (the one with the larger cost when a
+project's resources were tagged with two: the platform's runs tag one).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,22 +48,70 @@ class AwsCostSource(CostSource):
             raise CostFetchFailed(exc.reason, transient=network) from None
         account = arn.split(":")[4] if arn.count(":") >= 4 else str(request.config.get("account_id") or "")
         ce = clients.session_client("ce", region=CE_REGION, credentials=credentials, timeout=request.ctx.timeout)
-        rows: list[CostRow] = []
-        kwargs: dict[str, Any] = {
-            "TimePeriod": {"Start": request.start.isoformat(), "End": request.end.isoformat()},
-            "Granularity": "DAILY",
-            "Metrics": ["UnblendedCost", "AmortizedCost"],
-            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "TAG", "Key": request.tag_key}],
-        }
-        for _page in range(MAX_PAGES):
-            response = _call(ce.get_cost_and_usage, credentials, **kwargs)
-            for period in response.get("ResultsByTime", []):
-                rows.extend(_rows(period, account, request.tag_key))
-            token = response.get("NextPageToken")
-            if not token:
-                return rows
-            kwargs["NextPageToken"] = token
-        raise CostFetchFailed(f"Cost Explorer returned more than {MAX_PAGES} pages for one range; sync a shorter one.")
+        env_key, project_key = request.tag_key, request.project_tag_key
+        if not project_key or project_key == env_key:
+            return _rows(_query(ce, credentials, request, [env_key]), account, env_key)
+        absent = {"Tags": {"Key": project_key, "MatchOptions": ["ABSENT"]}}
+        # Costs without the project tag: by service and environment tag, as without project attribution.
+        rows = _rows(_query(ce, credentials, request, [env_key], absent), account, env_key)
+        # Project-tagged costs: by service and project tag, then each project's environment tag per day
+        # (Cost Explorer groups by two keys at most, so a third query joins the environment back).
+        tagged = {"Not": absent}
+        by_project = _query(ce, credentials, request, [project_key], tagged)
+        environments = _project_environments(_query(ce, credentials, request, [project_key, env_key], tagged))
+        for row in _rows(by_project, account, project_key):
+            project = row.tags.get(project_key, "")
+            env = environments.get((row.day, project), "")
+            tags = {project_key: project, **({env_key: env} if env else {})}
+            rows.append(replace(row, environment_tag=env[:200], project_tag=project[:200], tags=tags))
+        return rows
+
+
+def _query(
+    ce: Any, credentials: dict[str, str], request: CostRequest, tag_keys: list[str], flt: dict | None = None
+) -> list[dict[str, Any]]:
+    """Every ResultsByTime period of one grouping (SERVICE + one tag, or two tags), all pages."""
+    group_by = [{"Type": "TAG", "Key": key} for key in tag_keys]
+    if len(group_by) == 1:
+        group_by.insert(0, {"Type": "DIMENSION", "Key": "SERVICE"})
+    kwargs: dict[str, Any] = {
+        "TimePeriod": {"Start": request.start.isoformat(), "End": request.end.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost", "AmortizedCost"],
+        "GroupBy": group_by,
+    }
+    if flt:
+        kwargs["Filter"] = flt
+    periods: list[dict[str, Any]] = []
+    for _page in range(MAX_PAGES):
+        response = _call(ce.get_cost_and_usage, credentials, **kwargs)
+        periods.extend(response.get("ResultsByTime", []))
+        token = response.get("NextPageToken")
+        if not token:
+            return periods
+        kwargs["NextPageToken"] = token
+    raise CostFetchFailed(f"Cost Explorer returned more than {MAX_PAGES} pages for one range; sync a shorter one.")
+
+
+def _tag_value(key: str) -> str:
+    return key.split("$", 1)[1] if "$" in key else ""
+
+
+def _project_environments(periods: list[dict[str, Any]]) -> dict[tuple[dt.date, str], str]:
+    """`(day, project) -> environment tag value`: the environment with the larger cost of that project's day
+    (a project lives in one environment, so there is normally one)."""
+    best: dict[tuple[dt.date, str], tuple[Any, str]] = {}
+    for period in periods:
+        day = dt.date.fromisoformat(str(period["TimePeriod"]["Start"])[:10])
+        for group in period.get("Groups", []):
+            keys = [str(k) for k in group.get("Keys", [])]
+            if len(keys) < 2:
+                continue
+            project, env = _tag_value(keys[0]), _tag_value(keys[1])
+            amount = decimal_amount(((group.get("Metrics") or {}).get("UnblendedCost") or {}).get("Amount"))
+            if project and env and ((day, project) not in best or amount > best[(day, project)][0]):
+                best[(day, project)] = (amount, env)
+    return {key: env for key, (_amount, env) in best.items()}
 
 
 def _call(call: Any, credentials: dict[str, str], **kwargs: Any) -> dict[str, Any]:
@@ -71,7 +126,11 @@ def _call(call: Any, credentials: dict[str, str], **kwargs: Any) -> dict[str, An
         raise CostFetchFailed(scrub(f"Could not reach Cost Explorer: {exc}", credentials), transient=True) from None
 
 
-def _rows(period: dict[str, Any], account: str, tag_key: str) -> list[CostRow]:
+def _rows(periods: list[dict[str, Any]], account: str, tag_key: str) -> list[CostRow]:
+    return [row for period in periods for row in _period_rows(period, account, tag_key)]
+
+
+def _period_rows(period: dict[str, Any], account: str, tag_key: str) -> list[CostRow]:
     day = dt.date.fromisoformat(str(period["TimePeriod"]["Start"])[:10])
     rows = []
     for group in period.get("Groups", []):

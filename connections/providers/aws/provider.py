@@ -223,6 +223,7 @@ class AwsProvider(Provider):
         "AWS VPC", "VPC", "DynamoDB", "ECS", "CloudFront", "SQS", "SNS", "IAM",
     )
     role_support = AwsRoleSupport()
+    terraform_default_tags_provider = "aws"
     label = "Amazon Web Services"
     category = "cloud"
     description = "AWS accounts through access keys, a cross-account IAM role, or OIDC web identity."
