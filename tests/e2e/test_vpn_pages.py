@@ -32,7 +32,7 @@ def test_provisioner_provisions_downloads_and_sees_no_key(page, live_server, log
     assert MOTO_PSK not in page.content()
     page.screenshot(path=str(artifacts / "vpn-detail.png"), full_page=True)
     with page.expect_download() as info:
-        page.get_by_role("link", name="Pfsense").click()
+        page.get_by_role("link", name="pfSense").click()
     download = info.value
     assert download.suggested_filename == router_configs.VENDORS["pfsense"].filename
     page.get_by_role("button", name="Health Check").click()

@@ -1,14 +1,8 @@
-"""Fixtures of the VPN tests: moto in server mode, an on-prem connection, its VPN, and a stand-in for the
-router-configuration renderers when `vpn.router_configs` (built on its own branch) is not present yet."""
+"""Fixtures of the VPN tests: moto in server mode, an on-prem connection and its VPN."""
 
 from __future__ import annotations
 
-import importlib
 import socket
-import sys
-import types
-from dataclasses import dataclass
-from typing import Any
 
 import boto3
 import pytest
@@ -27,55 +21,6 @@ SUBNET = "192.168.50.0/24"
 PUBLIC_IP = "81.2.69.142"
 # moto's customer gateway configuration is a fixed template: this is the pre-shared key it hands out.
 MOTO_PSK = "Iw2IAN9XUsQeYUrkMGP3kP59ugFDkfHg"
-
-
-def _stand_in_router_configs() -> types.ModuleType:
-    """The renderers' interface (see the brief of `vpn/router_configs`), rendering the keys in plain text."""
-    module = types.ModuleType("vpn.router_configs")
-
-    @dataclass(frozen=True)
-    class Tunnel:
-        outside_ip: str
-        inside_cidr: str
-        psk: str
-
-    @dataclass(frozen=True)
-    class RouterConfigInput:
-        name: str
-        customer_public_ip: str
-        onprem_subnet: str
-        vpc_cidr: str
-        tunnels: tuple
-
-    @dataclass(frozen=True)
-    class Vendor:
-        code: str
-        label: str
-        filename: str
-        content_type: str
-
-    codes = ["pfsense", "opnsense", "openwrt", "mikrotik", "edgeos", "strongswan", "other"]
-    vendors = {c: Vendor(c, c.title(), f"{c}-vpn.conf", "text/plain; charset=utf-8") for c in codes}
-
-    def render(vendor_code: str, data: Any) -> str:
-        vendors[vendor_code]
-        lines = [f"# {vendor_code} {data.name} {data.onprem_subnet} -> {data.vpc_cidr}"]
-        lines += [f"tunnel {t.outside_ip} {t.inside_cidr} psk={t.psk}" for t in data.tunnels]
-        return "\n".join(lines) + "\n"
-
-    module.Tunnel, module.RouterConfigInput, module.Vendor = Tunnel, RouterConfigInput, Vendor
-    module.VENDORS, module.render = vendors, render
-    return module
-
-
-try:
-    importlib.import_module("vpn.router_configs")
-except ImportError:
-    stand_in = _stand_in_router_configs()
-    sys.modules["vpn.router_configs"] = stand_in
-    import vpn
-
-    vpn.router_configs = stand_in
 
 
 @pytest.fixture
