@@ -6,8 +6,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_audit_actions'),
-        ('connections', '0007_connection_last_check_message'),
         ('finops', '0001_initial'),
     ]
 

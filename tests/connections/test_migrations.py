@@ -13,9 +13,19 @@ AFTER = [("connections", "0005_run_credentials_multi_account")]
 
 
 def migrate(targets):
-    """Every other app at its latest migration, connections at `targets` (so the models match the tables)."""
+    """Connections at `targets`; every other app at its latest migration that does not need a later
+    connections migration (so the models match the tables)."""
     executor = MigrationExecutor(connection)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "connections"]
+    graph = executor.loader.graph
+    wanted = {node for target in targets for node in graph.forwards_plan(target)}
+    later = {node for node in graph.nodes if node[0] == "connections" and node not in wanted}
+    others = []
+    for node in graph.leaf_nodes():
+        while node is not None and node[0] != "connections" and later & set(graph.forwards_plan(node)):
+            parents = [p.key for p in graph.node_map[node].parents if p.key[0] == node[0]]
+            node = parents[0] if parents else None
+        if node is not None and node[0] != "connections":
+            others.append(node)
     executor.migrate([*others, *targets])
     executor = MigrationExecutor(connection)  # a fresh loader sees what is applied now
     return executor.loader.project_state([*others, *targets]).apps
