@@ -435,7 +435,8 @@ def gate(run: TerraformRun) -> tuple[Connection, Any]:
     role = project.role
     if role is not None and role.connection_id != connection.pk:
         raise Blocked(f"Role '{role}' belongs to connection '{role.connection.name}', not '{connection.name}'.")
-    if role is None and connection.provider_spec.role_support is not None:
+    support = connection.provider_spec.role_support
+    if role is None and support is not None and support.applies_to(connection.auth_method):
         raise Blocked(f"The project has no connection role: every {connection.provider_spec.label} project needs one.")
     if role is not None:
         try:
