@@ -98,6 +98,8 @@ def _check_run(run: TerraformRun, connection: Any, seen: dict[str, Any], *, buck
     assert run.resources == ["aws_s3_bucket.state"]
     assert f'account = "{MOTO_ACCOUNT_ID}"' in log
     assert f":assumed-role/{role_name}/run-{run.pk}@" in log
+    # The plan's JSON lines are logged as Terraform's own human messages.
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in log and '"@level"' not in log
     # The worker's environment did not reach the run.
     assert 'canary = "absent"' in log and CANARY not in log
     assert seen["envs"]
@@ -136,9 +138,12 @@ def test_assume_role_with_external_id_applies_through_a_project_run(
     _worker_canaries(monkeypatch)
     run = services.do_start_run(project, actor=members["user"], kind="apply")
     _check_run(run, connection, seen, bucket="assumed-role-bucket", role_name="tf-assumed")
-    env = seen["envs"][0]
+    env = seen["envs"][-1]  # the last: the one with the credentials (init may start before, without)
     assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://127.0.0.1:")
     assert env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] in seen["sensitive"]
+    # No state backend: init started while the gate re-validated the role, without any credentials.
+    assert len(seen["envs"]) == 2
+    assert not {k for k in seen["envs"][0] if k.startswith(("AWS_CONTAINER", "AWS_ROLE", "AWS_WEB"))}
 
 
 def test_web_identity_applies_through_a_project_run(org, members, real_terraform, seen, monkeypatch, settings):
@@ -160,6 +165,50 @@ def test_web_identity_applies_through_a_project_run(org, members, real_terraform
     _worker_canaries(monkeypatch)
     run = services.do_start_run(project, actor=members["user"], kind="apply")
     _check_run(run, connection, seen, bucket="web-identity-bucket", role_name="tf-federated")
-    env = seen["envs"][0]
+    env = seen["envs"][-1]  # the last: the one with the credentials (init may start before, without)
     assert env["AWS_ROLE_ARN"] == arn and env["AWS_ROLE_SESSION_NAME"] == f"run-{run.pk}@federated"
     assert seen["files"] and all(token.count(".") == 2 for token in seen["files"])
+
+
+def test_a_blocked_run_stops_the_early_init_and_shows_only_why(project, members, tf_settings, settings, monkeypatch):
+    """Init may start while the gate decides (no state backend), but a blocked run logs only the reason,
+    obtains no credentials and leaves no files."""
+    started: list[Any] = []
+    real_start = execution.start_step
+
+    def recording_start(*args: Any, **kwargs: Any) -> Any:
+        step = real_start(*args, **kwargs)
+        started.append(step)
+        return step
+
+    monkeypatch.setattr(execution, "start_step", recording_start)
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.delete_role_policy(RoleName="tf-runner", PolicyName="run")
+    iam.delete_role(RoleName="tf-runner")
+    run = services.do_start_run(project, actor=members["user"], kind="apply")
+    run.refresh_from_db()
+    assert run.status == RunStatus.BLOCKED
+    assert [line.split(":")[0] for line in log_of(run).splitlines()] == ["Blocked"]
+    assert [step.name for step in started] == ["init"] and started[0].process.poll() is not None
+    assert not ConnectionUsage.objects.filter(purpose="terraform-run").exists()
+    assert not [p for p in os.listdir(settings.TERRAFORM_WORK_DIR) if p.startswith("tfrun-")]
+
+
+def test_plan_json_lines_are_logged_as_their_messages(project, members):
+    run = TerraformRun.objects.create(org=project.org, project=project, kind="plan", environment="production")
+    ctx = execution.Context(run, execution.RunLog(run), {}, "/nonexistent", 0.0, "terraform")
+    lines = [
+        {"@message": "Terraform 1.11.4", "type": "version"},
+        {"@message": "Error: bad thing", "type": "diagnostic", "diagnostic": {"detail": "more words"}},
+        {"@message": "Plan: 2 to add, 1 to change, 3 to destroy.", "type": "change_summary",
+         "changes": {"add": 2, "change": 1, "import": 0, "remove": 3, "operation": "plan"}},
+    ]  # fmt: skip
+    for line in lines:
+        execution._json_line(ctx, (json.dumps(line) + "\n").encode())
+    execution._json_line(ctx, b"not json at all\n")
+    ctx.log.flush()
+    assert log_of(run).splitlines() == [
+        "Terraform 1.11.4", "Error: bad thing", "more words", "Plan: 2 to add, 1 to change, 3 to destroy.",
+        "not json at all",
+    ]  # fmt: skip
+    assert execution.change_summary(ctx.outputs["change_summary"]) == (2, 1, 3)
