@@ -215,49 +215,88 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def run_step(ctx: Context, step: str, args: list[str], *, capture: bool = False) -> str:
-    """Run `terraform <args>`: stream its output into the log (or capture it), honour cancel and timeout."""
-    if not capture:
-        ctx.log.write(f"$ terraform {' '.join(args)}")
+@dataclass
+class Step:
+    """A started `terraform <args>` whose output a reader thread queues (no database access here, so a
+    step can start before the run's gate has decided, see `_early_init`)."""
+
+    name: str
+    args: list[str]
+    process: subprocess.Popen
+    lines: queue.Queue
+    threads: list[threading.Thread]
+    capture: bool
+    stderr: list[bytes] = field(default_factory=list)
+
+
+def start_step(
+    binary: str, workdir: str, env: dict[str, str], step: str, args: list[str], *, capture: bool = False
+) -> Step:
     process = subprocess.Popen(  # noqa: S603 - a fixed executable, arguments built here, no shell
-        [ctx.binary, *args],
-        cwd=ctx.workdir,
-        env=ctx.env,
+        [binary, *args],
+        cwd=workdir,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if not capture else subprocess.PIPE,
         start_new_session=True,
     )
-    TerraformRun.objects.filter(pk=ctx.run.pk).update(worker_pid=process.pid)
-    lines: queue.Queue[bytes | None] = queue.Queue()
-    captured: list[bytes] = []
+    started = Step(step, args, process, queue.Queue(), [], capture)
 
     def reader() -> None:
         assert process.stdout is not None
         for raw in iter(process.stdout.readline, b""):
-            lines.put(raw)
-        lines.put(None)
+            started.lines.put(raw)
+        started.lines.put(None)
 
     def stderr_reader() -> None:
         assert process.stderr is not None
         for raw in iter(process.stderr.readline, b""):
-            ctx.log.pending_stderr.append(raw)  # type: ignore[attr-defined]
+            started.stderr.append(raw)
 
-    ctx.log.pending_stderr = []  # type: ignore[attr-defined]
-    threads = [threading.Thread(target=reader, daemon=True)]
+    started.threads.append(threading.Thread(target=reader, daemon=True))
     if capture:
-        threads.append(threading.Thread(target=stderr_reader, daemon=True))
-    for thread in threads:
+        started.threads.append(threading.Thread(target=stderr_reader, daemon=True))
+    for thread in started.threads:
         thread.start()
+    return started
+
+
+def _json_line(ctx: Context, raw: bytes) -> None:
+    """One line of `terraform <cmd> -json`: its human `@message` (and a diagnostic's detail) goes to the
+    log, so the log reads like the plain output; the plan's `change_summary` is kept for the summary.
+    A line that is not Terraform's JSON (an older or stand-in binary) is logged as it is."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or "@message" not in message:
+        ctx.log.write(text)
+        return
+    if message.get("type") == "change_summary":
+        ctx.outputs["change_summary"] = json.dumps(message.get("changes") or {})
+    ctx.log.write(str(message["@message"]))
+    detail = (message.get("diagnostic") or {}).get("detail") if message.get("type") == "diagnostic" else None
+    if detail:
+        ctx.log.write(str(detail))
+
+
+def finish_step(ctx: Context, started: Step, *, json_lines: bool = False) -> str:
+    """Stream a started step's output into the log (or capture it) to its end; honour cancel and timeout."""
+    process = started.process
+    captured: list[bytes] = []
     last_cancel_check = 0.0
     done = False
     while not done:
         try:
-            raw = lines.get(timeout=0.25)
+            raw = started.lines.get(timeout=0.25)
             if raw is None:
                 done = True
-            elif capture:
+            elif started.capture:
                 captured.append(raw)
+            elif json_lines:
+                _json_line(ctx, raw)
             else:
                 ctx.log.write(raw.decode("utf-8", errors="replace"))
         except queue.Empty:
@@ -272,15 +311,24 @@ def run_step(ctx: Context, step: str, args: list[str], *, capture: bool = False)
             _stop(process)
             raise RunTimedOut()
     code = process.wait()
-    for thread in threads:
+    for thread in started.threads:
         thread.join(timeout=5)
-    if capture and code != 0:
-        for raw in ctx.log.pending_stderr:  # type: ignore[attr-defined]
+    if started.capture and code != 0:
+        for raw in started.stderr:
             ctx.log.write(raw.decode("utf-8", errors="replace"))
     ctx.run.exit_code = code
     if code != 0:
-        raise StepFailed(step, code)
+        raise StepFailed(started.name, code)
     return b"".join(captured).decode("utf-8", errors="replace")
+
+
+def run_step(ctx: Context, step: str, args: list[str], *, capture: bool = False, json_lines: bool = False) -> str:
+    """Run `terraform <args>`: stream its output into the log (or capture it), honour cancel and timeout."""
+    if not capture:
+        ctx.log.write(f"$ terraform {' '.join(args)}")
+    started = start_step(ctx.binary, ctx.workdir, ctx.env, step, args, capture=capture)
+    TerraformRun.objects.filter(pk=ctx.run.pk).update(worker_pid=started.process.pid)
+    return finish_step(ctx, started, json_lines=json_lines)
 
 
 # --- the workspace --------------------------------------------------------------------------------------
@@ -359,6 +407,12 @@ def plan_summary(plan_json: str) -> tuple[int, int, int]:
     return add, change, destroy
 
 
+def change_summary(changes_json: str) -> tuple[int, int, int]:
+    """add/change/destroy from the `changes` of `terraform plan -json`'s `change_summary` line."""
+    changes = json.loads(changes_json or "{}")
+    return int(changes.get("add") or 0), int(changes.get("change") or 0), int(changes.get("remove") or 0)
+
+
 def state_resources(state_json: str) -> list[str]:
     data = json.loads(state_json or "{}")
     found: list[str] = []
@@ -435,7 +489,8 @@ def gate(run: TerraformRun) -> tuple[Connection, Any]:
     role = project.role
     if role is not None and role.connection_id != connection.pk:
         raise Blocked(f"Role '{role}' belongs to connection '{role.connection.name}', not '{connection.name}'.")
-    if role is None and connection.provider_spec.role_support is not None:
+    support = connection.provider_spec.role_support
+    if role is None and support is not None and support.applies_to(connection.auth_method):
         raise Blocked(f"The project has no connection role: every {connection.provider_spec.label} project needs one.")
     if role is not None:
         try:
@@ -474,6 +529,58 @@ def _reap(run_id: int) -> None:
     return None
 
 
+@dataclass
+class EarlyInit:
+    """`terraform init` started while the gate decides (see `_early_init`): its workspace and process."""
+
+    tmp: str
+    home: str
+    workdir: str
+    step: Step
+    notes: list[str]
+
+    def abandon(self) -> None:
+        """Stop init if it still runs and remove its files (idempotent)."""
+        if self.step.process.poll() is None:
+            _stop(self.step.process)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _new_tmp(run: TerraformRun) -> tuple[str, str]:
+    tmp = tempfile.mkdtemp(prefix=f"tfrun-{run.pk}-", dir=settings.TERRAFORM_WORK_DIR or None)
+    os.chmod(tmp, 0o700)
+    home = os.path.join(tmp, "home")
+    os.mkdir(home, 0o700)
+    return tmp, home
+
+
+def _early_init(run: TerraformRun, project: TerraformProject) -> EarlyInit | None:
+    """Start `terraform init` before the gate, for a project whose init needs no credentials at all.
+
+    The role re-validation (seed 004) costs about as much as init and plan of a small project; both
+    are mostly waiting, so they overlap. Only when init uses nothing secret: no state backend (init
+    would read the state with the backend's credentials), an uploaded archive (a Git clone uses the
+    Git connection's token) and a named connection (the tag file names its provider). The process gets
+    the run's clean environment WITHOUT any credentials, and its output is held back until the gate
+    passes: a blocked run shows only why it was blocked, and init is stopped. Anything unexpected here
+    falls back to the ordinary order (gate, then everything)."""
+    if project.backend_connection_id is not None or project.source_kind == "git" or project.connection is None:
+        return None
+    try:
+        binary = terraform_bin()
+    except TerraformMissing:
+        return None
+    tmp, home = _new_tmp(run)
+    try:
+        workdir = prepare_source(project, tmp, actor=_actor(run), run_label=run_label(run))
+        init_args, notes = _workspace(project, workdir, project.connection)
+        step = start_step(binary, workdir, run_environment(home, {}), "init", init_args)
+    except Exception:  # the ordinary path reports it, in order
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    return EarlyInit(tmp, home, workdir, step, notes)
+
+
 def execute_run(run_id: int) -> TerraformRun | None:
     """Run one queued run to its end. Never raises for a run's own failure: the run records it."""
     run = _claim(run_id)
@@ -481,11 +588,18 @@ def execute_run(run_id: int) -> TerraformRun | None:
         return _reap(run_id)
     project = run.project
     log = RunLog(run)
+    early = _early_init(run, project)
     try:
         connection, role = gate(run)
     except Blocked as exc:
+        if early is not None:
+            early.abandon()
         log.write(f"Blocked: {exc}")
         return _finish(run, RunStatus.BLOCKED, reason=str(exc), log=log)
+    except BaseException:
+        if early is not None:
+            early.abandon()
+        raise
     run.connection = connection
     if role is not None and role.status == "drift":
         run.warnings = [*run.warnings, f"Role '{role}' has drifted since its last validation: its permissions changed."]
@@ -504,15 +618,14 @@ def execute_run(run_id: int) -> TerraformRun | None:
     try:
         binary = terraform_bin()
     except TerraformMissing as exc:
+        if early is not None:
+            early.abandon()
         log.write(str(exc))
         return _finish(run, RunStatus.FAILED, reason=str(exc), log=log)
-    tmp = tempfile.mkdtemp(prefix=f"tfrun-{run.pk}-", dir=settings.TERRAFORM_WORK_DIR or None)
-    os.chmod(tmp, 0o700)
+    tmp, home = (early.tmp, early.home) if early is not None else _new_tmp(run)
     status, reason = RunStatus.FAILED, ""
     try:
-        home = os.path.join(tmp, "home")
         creds_dir = os.path.join(tmp, "credentials")
-        os.mkdir(home, 0o700)
         os.mkdir(creds_dir, 0o700)
         label = run_label(run)
         with _credentials_for_run(
@@ -531,11 +644,14 @@ def execute_run(run_id: int) -> TerraformRun | None:
                         set(log.sensitive) | set(backend_creds.sensitive_values()), key=len, reverse=True
                     )
             env = run_environment(home, {**backend_env, **cred_env})
-            workdir = prepare_source(project, tmp, actor=_actor(run), run_label=label)
-            if project.source_kind == "git":
-                refresh_detection(project, read_tf_files(workdir))
+            if early is not None:
+                workdir = early.workdir
+            else:
+                workdir = prepare_source(project, tmp, actor=_actor(run), run_label=label)
+                if project.source_kind == "git":
+                    refresh_detection(project, read_tf_files(workdir))
             ctx = Context(run, log, env, workdir, time.monotonic() + float(settings.TERRAFORM_RUN_TIMEOUT), binary)
-            status, reason = _terraform(ctx, project)
+            status, reason = _terraform(ctx, project, early)
     except RunCanceled:
         status, reason = RunStatus.CANCELED, "Canceled on request."
         log.write("Canceled: the run was stopped on request.")
@@ -553,35 +669,56 @@ def execute_run(run_id: int) -> TerraformRun | None:
         status, reason = RunStatus.FAILED, f"Internal error: {exc.__class__.__name__}: {masking.mask(str(exc))[:300]}"
         log.write(reason)
     finally:
+        if early is not None:
+            early.abandon()
         shutil.rmtree(tmp, ignore_errors=True)
     return _finish(run, status, reason=reason, log=log)
 
 
-def tag_resources(ctx: Context, project: TerraformProject) -> None:
+def _tag_note(workdir: str, connection: Connection | None, project: TerraformProject) -> str:
     """Add the provider's default tags (project, environment) so what the run creates is attributed."""
     if not settings.FINOPS_PROJECT_TAG:
-        return
-    connection = ctx.run.connection or project.connection
+        return ""
     provider = getattr(connection.provider_spec, "terraform_default_tags_provider", None) if connection else None
-    written = write_tag_file(ctx.workdir, read_tf_files(ctx.workdir), provider, project.name, project.environment.slug)
-    if written.name:
-        ctx.log.write(f"{written.note} Written as {written.name}.")
+    written = write_tag_file(workdir, read_tf_files(workdir), provider, project.name, project.environment.slug)
+    return f"{written.note} Written as {written.name}." if written.name else ""
 
 
-def _terraform(ctx: Context, project: TerraformProject) -> tuple[str, str]:
-    run = ctx.run
-    init_args = ["init", "-input=false", "-no-color", *backend_files(project, ctx.workdir)]
+def _workspace(project: TerraformProject, workdir: str, connection: Connection | None) -> tuple[list[str], list[str]]:
+    """Write what init and plan read (backend configuration, variables, saved state, tag file); return
+    init's arguments and the notes for the log."""
+    init_args = ["init", "-input=false", "-no-color", *backend_files(project, workdir)]
     if project.variables:
-        with open(os.path.join(ctx.workdir, "platform.auto.tfvars.json"), "w") as handle:
+        with open(os.path.join(workdir, "platform.auto.tfvars.json"), "w") as handle:
             json.dump(project.variables, handle)
-    restore_local_state(project, ctx.workdir)
-    tag_resources(ctx, project)
-    run_step(ctx, "init", init_args)
-    plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"]
+    restore_local_state(project, workdir)
+    note = _tag_note(workdir, connection, project)
+    return init_args, [note] if note else []
+
+
+def _terraform(ctx: Context, project: TerraformProject, early: EarlyInit | None = None) -> tuple[str, str]:
+    run = ctx.run
+    if early is not None:  # init already started (before the gate): now its output goes to the log
+        for note in early.notes:
+            ctx.log.write(note)
+        ctx.log.write(f"$ terraform {' '.join(early.step.args)}")
+        TerraformRun.objects.filter(pk=run.pk).update(worker_pid=early.step.process.pid)
+        finish_step(ctx, early.step)
+    else:
+        init_args, notes = _workspace(project, ctx.workdir, run.connection or project.connection)
+        for note in notes:
+            ctx.log.write(note)
+        run_step(ctx, "init", init_args)
+    # -json: each line's human `@message` goes to the log and the `change_summary` line gives the plan
+    # summary, so no `terraform show -json` of the saved plan (a second Terraform process) is needed.
+    plan_args = ["plan", "-input=false", "-no-color", "-json", f"-out={PLAN_FILE}"]
     if run.kind == RunKind.DESTROY:
         plan_args.insert(1, "-destroy")
-    run_step(ctx, "plan", plan_args)
-    summary = plan_summary(run_step(ctx, "show", ["show", "-json", "-no-color", PLAN_FILE], capture=True))
+    run_step(ctx, "plan", plan_args, json_lines=True)
+    if "change_summary" in ctx.outputs:
+        summary = change_summary(ctx.outputs["change_summary"])
+    else:  # a Terraform that printed no change_summary: read the saved plan
+        summary = plan_summary(run_step(ctx, "show", ["show", "-json", "-no-color", PLAN_FILE], capture=True))
     run.plan_add, run.plan_change, run.plan_destroy = summary
     run.save(update_fields=["plan_add", "plan_change", "plan_destroy", "exit_code", "updated_at"])
     if run.kind == RunKind.PLAN:

@@ -116,7 +116,11 @@ def _clean(org: Organization, project: TerraformProject, data: dict[str, Any]) -
                 project.role = role
     if project.provider and not errors.get("provider") and project.role is None:
         spec = get_provider(project.provider)
-        if spec.role_support is not None:
+        # A connection that is its own identity (an AWS web identity connection) takes no roles.
+        needs_role = spec.role_support is not None and (
+            project.connection is None or spec.role_support.applies_to(project.connection.auth_method)
+        )
+        if needs_role:
             fail("role", f"Every {spec.label} project needs a connection role (the identity Terraform works as).")
     if "variables" in data:
         variables = data["variables"] or {}

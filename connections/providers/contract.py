@@ -214,6 +214,11 @@ class RoleSupport:
     #: What the role is called in messages ("role", "service principal").
     noun: ClassVar[str] = "role"
 
+    def applies_to(self, auth_method: str) -> bool:
+        """Whether connections using `auth_method` take roles (else the connection is its own identity,
+        e.g. an AWS web identity connection assumes its own role_arn): projects need a role only then."""
+        return True
+
     def clean(self, auth_method: str, config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """The role's fields, cleaned; raise `ProviderValidationError` keyed by field (or a non-field error)."""
         raise NotImplementedError

@@ -54,9 +54,14 @@ def client(service: str, *, region: str, credentials: dict[str, str] | None = No
 
 def session_client(service: str, *, region: str, credentials: dict[str, str], timeout: float = 10.0) -> Any:
     """A boto3 client for short-lived session credentials, not cached: every role validation or run has
-    new ones, and caching them would grow the per-thread cache forever."""
+    new ones, and caching them would grow the per-thread cache forever. Built from the thread's shared
+    Session with the credentials passed to the client (a new Session per call reloaded botocore's
+    service models: ~0.1 s of every pre-run role re-validation). Without credentials (the platform's
+    own default chain) a fresh Session still resolves them anew, as before."""
     config = Config(connect_timeout=min(timeout, 5), read_timeout=timeout, retries={"max_attempts": 2})
-    return boto3.session.Session(**credentials).client(service, region_name=region, config=config)
+    if credentials:
+        return _session().client(service, region_name=region, config=config, **credentials)
+    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 def clear() -> None:

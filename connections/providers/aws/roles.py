@@ -282,6 +282,9 @@ class AwsRoleSupport(RoleSupport):
     identity_field = "role_arn"
     noun = "role"
 
+    def applies_to(self, auth_method: str) -> bool:
+        return auth_method in ROLE_AUTH_METHODS
+
     def clean(self, auth_method: str, config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """Role ARN in the connection's account and a session duration in STS's range."""
         if auth_method not in ROLE_AUTH_METHODS:

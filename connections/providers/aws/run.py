@@ -43,8 +43,12 @@ NO_ROLE = "This AWS connection has no role to assume: name the project's role or
 
 
 def run_session_name(ctx: RunContext) -> str:
-    """`run-<label>` in STS's RoleSessionName alphabet, at most 64 characters: what CloudTrail shows."""
-    return session_label("run-", ctx.run_label)
+    """`run-<label>` in STS's RoleSessionName alphabet, at most 64 characters: what CloudTrail shows.
+
+    A label that already says `run-` (projects label their runs `run-<id>@<project>`) is not prefixed
+    again: CloudTrail should read `run-7@network`, not `run-run-7@network`."""
+    prefix = "" if ctx.run_label.startswith("run-") else "run-"
+    return session_label(prefix, ctx.run_label)
 
 
 def _isolated(out: Materialized, region: str) -> None:
