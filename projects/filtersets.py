@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import django_filters
 
+from core.api.filters import IsoDateTimeFilter
+
 from .choices import RunKind, RunStatus
 from .models import TerraformProject, TerraformRun
 
@@ -14,8 +16,9 @@ class RunFilterSet(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=RunKind.choices)
     environment = django_filters.CharFilter(field_name="environment", help_text="Environment slug.")
     connection = django_filters.CharFilter(field_name="connection__name", help_text="Connection name.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # core.api.filters: offsets converted to UTC first (PostgreSQL refuses offsets beyond ±15:59).
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = TerraformRun
