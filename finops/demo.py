@@ -1,8 +1,10 @@
-"""Demo costs for `manage.py seed_demo`: a demo AWS connection and three months of daily costs.
+"""Demo costs for `manage.py seed_demo`: a demo cloud connection and three months of daily costs.
 
-Deterministic (a seeded generator), so re-running the seed writes the same rows; the range is replaced
-through the sync's own write path (`services.replace_range`). The connection's keys are AWS's documented
-example keys: it can never reach a real account. A budget and one cost spike show the alert path.
+The provider, its demo credentials and the services of its bill come from the first cost source that
+declares a `DemoAccount` (today AWS, with AWS's documented example keys: it can never reach a real account),
+so nothing here is provider-specific. Deterministic (a seeded generator), so re-running the seed writes the
+same rows; the range is replaced through the sync's own write path (`services.replace_range`). A budget and
+one cost spike show the alert path.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from django.db import transaction
 from accounts.models import Organization, User
 from connections import services as connection_services
 from connections.models import Connection
+from connections.providers import REGISTRY, Provider
 from connections.providers.costs import CostRow
 
 from . import services
 from .models import Budget
 
-CONNECTION = "aws-demo"
-SERVICES = [  # (service, production daily base, staging share)
-    ("Amazon Elastic Compute Cloud - Compute", Decimal("42.00"), Decimal("0.35")),
-    ("Amazon Relational Database Service", Decimal("18.50"), Decimal("0.25")),
-    ("Amazon Simple Storage Service", Decimal("6.20"), Decimal("0.40")),
-    ("Amazon CloudFront", Decimal("3.10"), Decimal("0.10")),
-    ("AWS Lambda", Decimal("1.40"), Decimal("0.60")),
-]
+
+def demo_provider() -> Provider:
+    """The first provider whose cost source declares a demo account."""
+    return next(p for p in REGISTRY.values() if p.cost_source is not None and p.cost_source.demo is not None)
+
+
+DEMO_PROVIDER = demo_provider()
+DEMO = DEMO_PROVIDER.cost_source.demo
+CONNECTION = f"{DEMO_PROVIDER.code}-demo"
 
 
 def seed(org: Organization, admin: User, stdout: Any, *, today: dt.date | None = None) -> int:
@@ -38,11 +42,9 @@ def seed(org: Organization, admin: User, stdout: Any, *, today: dt.date | None =
     connection = Connection.objects.filter(org=org, name=CONNECTION).first()
     if connection is None:
         connection = connection_services.do_create_connection(
-            org, actor=admin, name=CONNECTION, provider="aws", auth_method="access_key",
-            description="Demo account (AWS's documented example keys): costs are generated, not synced.",
-            config={"account_id": "123456789012", "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE"},
-            secrets={"secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
-            environments=["production", "staging"],
+            org, actor=admin, name=CONNECTION, provider=DEMO_PROVIDER.code, auth_method=DEMO.auth_method,
+            description="Demo account (documented example keys): costs are generated, not synced.",
+            config=dict(DEMO.config), secrets=dict(DEMO.secrets), environments=["production", "staging"],
         )  # fmt: skip
     start = today.replace(day=1)
     for _ in range(2):  # the 1st of the month before last: two full months and this one so far
@@ -51,7 +53,7 @@ def seed(org: Organization, admin: User, stdout: Any, *, today: dt.date | None =
     rows = []
     day = start
     while day <= today:
-        for index, (service, base, staging_share) in enumerate(SERVICES):
+        for index, (service, base, staging_share) in enumerate(DEMO.services):
             wobble = Decimal(str(round(rng.uniform(0.85, 1.15), 3)))
             growth = Decimal(1) + Decimal((day - start).days) / Decimal(400)
             amount = (base * wobble * growth).quantize(Decimal("0.01"))
@@ -59,12 +61,12 @@ def seed(org: Organization, admin: User, stdout: Any, *, today: dt.date | None =
                 amount *= 4  # one spike, so the anomaly check has something to show
             rows.append(CostRow(day=day, service_name=service, billed_cost=amount, effective_cost=amount,
                                 billing_currency="USD", environment_tag="production",
-                                tags={"environment": "production"}, sub_account_id="123456789012",
-                                region_id="eu-west-1"))  # fmt: skip
+                                tags={"environment": "production"}, sub_account_id=DEMO.sub_account_id,
+                                region_id=DEMO.region_id))  # fmt: skip
             staging = (amount * staging_share).quantize(Decimal("0.01"))
             rows.append(CostRow(day=day, service_name=service, billed_cost=staging, effective_cost=staging,
                                 billing_currency="USD", environment_tag="staging", tags={"environment": "staging"},
-                                sub_account_id="123456789012", region_id="eu-west-1"))  # fmt: skip
+                                sub_account_id=DEMO.sub_account_id, region_id=DEMO.region_id))  # fmt: skip
         day += dt.timedelta(days=1)
     records = services.build_records(connection, rows)
     with transaction.atomic():

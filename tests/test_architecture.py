@@ -18,6 +18,8 @@ from pathlib import Path
 import grimp
 import pytest
 
+from connections.providers import REGISTRY
+
 ROOT = Path(__file__).resolve().parent.parent
 # Every first-party package, lowest layer last (what may import what: see pyproject's importlinter layers).
 APPS = ("config", "core", "accounts", "identity", "connections", "vpn", "finops", "projects")
@@ -178,4 +180,11 @@ def test_no_module_outside_providers_names_a_provider_in_code() -> None:
                 for comparator in (node.left, *node.comparators):
                     if isinstance(comparator, ast.Constant) and comparator.value in ("aws", "azure"):
                         offenders.append(f"{relative}:{node.lineno}: compares with {comparator.value!r}")
+            elif (
+                isinstance(node, ast.keyword)
+                and node.arg in ("provider", "provider_code")
+                and isinstance(node.value, ast.Constant)
+                and node.value.value in REGISTRY
+            ):
+                offenders.append(f"{relative}:{node.value.lineno}: {node.arg}={node.value.value!r}")
     assert offenders == []

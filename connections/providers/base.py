@@ -394,6 +394,18 @@ def _check_env(key: str, value: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DemoConnection:
+    """A demo connection `seed_demo` may create for this provider: values that can never reach a real
+    system (documented example keys, a private address that does not exist)."""
+
+    name: str
+    auth_method: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+    description: str = ""
+
+
 class Provider:
     """Base class of every provider: declarations as class attributes, behaviour as methods.
 
@@ -426,6 +438,8 @@ class Provider:
     #: What this provider's credentials deploy, for selection by resource type: Terraform resource
     #: type prefixes (``aws_`` for ``aws_db_instance``) and the seed's resource kinds ("AWS RDS").
     terraform_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: A `DemoConnection` for `seed_demo` (None: the demo has none of this provider).
+    demo_connection: ClassVar[Any] = None
     resource_kinds: ClassVar[tuple[str, ...]] = ()
     #: A `costs.CostSource` when the platform can pull this provider's bill (FinOps); None: not available.
     cost_source: ClassVar[Any] = None

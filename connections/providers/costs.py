@@ -81,11 +81,27 @@ class CostRequest:
     project_tag_key: str = ""
 
 
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo connection of a provider that can never reach a real account (documented example keys),
+    and the services its generated bill names: what `seed_demo` needs, declared by the provider."""
+
+    auth_method: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+    sub_account_id: str
+    region_id: str
+    #: (service, production daily base cost, staging share of it)
+    services: tuple[tuple[str, Decimal, Decimal], ...]
+
+
 class CostSource:
     """A provider's cost reader. Stateless; `fetch` returns every row of the range or raises."""
 
     #: FOCUS ProviderName ("Amazon Web Services", "Microsoft", "Google Cloud").
     provider_name: str = ""
+    #: The demo connection `seed_demo` creates for this provider's costs (None: no demo).
+    demo: DemoAccount | None = None
 
     def fetch(self, request: CostRequest) -> list[CostRow]:
         raise NotImplementedError

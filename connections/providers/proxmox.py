@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import validators as v
-from .base import AuthMethod, Field, Materialized, OnPremProvider, ProviderValidationError, onprem_network_fields
+from .base import (
+    AuthMethod,
+    DemoConnection,
+    Field,
+    Materialized,
+    OnPremProvider,
+    ProviderValidationError,
+    onprem_network_fields,
+)
 from .contract import CheckContext, CheckResult
 from .httpcheck import CheckClient, json_or_empty, text_field
 
@@ -21,6 +29,21 @@ class ProxmoxProvider(OnPremProvider):
     code = "proxmox"
     terraform_prefixes = ("proxmox_",)
     resource_kinds = ("Proxmox", "Proxmox VM", "Proxmox container")
+    # Not a real node or token: the demo hypervisor does not exist, so its Test fails with a clear reason.
+    demo_connection = DemoConnection(
+        name="proxmox-lab",
+        auth_method="api_token",
+        config={
+            "api_endpoint": "https://192.168.50.10:8006",
+            "node": "pve",
+            "subnet": "192.168.50.0/24",
+            "public_ip": "81.2.69.160",
+            "router_vendor": "pfsense",
+            "token_id": "terraform@pve!runner",
+        },
+        secrets={"token": "00000000-0000-4000-8000-000000000000"},
+        description="Demo Proxmox node behind a site-to-site VPN (provision it from the VPN panel).",
+    )
     destination_fields = ("api_endpoint",)
     label = "Proxmox VE"
     category = "on_prem"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,7 +24,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.masking import scrub
 
 from ..contract import CheckFailed
-from ..costs import CostFetchFailed, CostRequest, CostRow, CostSource, decimal_amount, service_category
+from ..costs import (
+    CostFetchFailed,
+    CostRequest,
+    CostRow,
+    CostSource,
+    DemoAccount,
+    decimal_amount,
+    service_category,
+)
 from . import clients
 from .provider import session_credentials
 
@@ -36,6 +45,21 @@ _TRANSIENT_CODES = frozenset({"ThrottlingException", "LimitExceededException", "
 
 class AwsCostSource(CostSource):
     provider_name = "AWS"
+    # AWS's documented example keys: the demo connection can never reach a real account.
+    demo = DemoAccount(
+        auth_method="access_key",
+        config={"account_id": "123456789012", "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE"},
+        secrets={"secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+        sub_account_id="123456789012",
+        region_id="eu-west-1",
+        services=(
+            ("Amazon Elastic Compute Cloud - Compute", Decimal("42.00"), Decimal("0.35")),
+            ("Amazon Relational Database Service", Decimal("18.50"), Decimal("0.25")),
+            ("Amazon Simple Storage Service", Decimal("6.20"), Decimal("0.40")),
+            ("Amazon CloudFront", Decimal("3.10"), Decimal("0.10")),
+            ("AWS Lambda", Decimal("1.40"), Decimal("0.60")),
+        ),
+    )
 
     def fetch(self, request: CostRequest) -> list[CostRow]:
         try:
