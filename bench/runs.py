@@ -132,6 +132,14 @@ def main() -> None:
         env = {"PATH": settings.TERRAFORM_PATH, "HOME": tempfile.mkdtemp(), "TF_IN_AUTOMATION": "1"}
         direct(binary, env)  # warm-up (plugin caches, page cache)
         platform_run(projects[0], user)
+        if os.environ.get("BENCH_QUERIES"):
+            from django.test.utils import CaptureQueriesContext  # late import: optional query listing
+
+            with CaptureQueriesContext(connection) as ctx:
+                platform_run(projects[0], user)
+            for q in ctx.captured_queries:
+                print(f"  {q['time']} {q['sql'][:160]}")
+            print(f"  {len(ctx.captured_queries)} queries in one run")
         if os.environ.get("BENCH_PROFILE"):
             import cProfile  # late import: optional profiling of one platform run
             import pstats  # late import: same
@@ -150,7 +158,7 @@ def main() -> None:
             execution.run_step = original
             profiler = cProfile.Profile()
             profiler.runcall(platform_run, projects[0], user)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(os.environ.get("BENCH_PROFILE_FILTER") or "", 40)
         # Interleaved pairs (direct, then platform) so load on the shared machine hits both alike; the
         # ratio of each pair, then min / median / max over the repetitions.
         directs, platforms = [], []
