@@ -56,8 +56,9 @@ strongswan:
 services:
 	@bash scripts/ensure-services
 
+## Run every bench and write their rows into the README's benchmark table (BENCH="runs key_rewrap" for some).
 bench: install
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/report.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(FOCUS_VENV) .pytest_cache .ruff_cache staticfiles

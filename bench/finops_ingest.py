@@ -36,6 +36,8 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
 from accounts.models import Environment, Organization  # noqa: E402
+from bench.common import load_note, readme_row, verdict  # noqa: E402
+from bench.common import spread as ranges  # noqa: E402
 from connections.models import Connection, ConnectionAuthorization  # noqa: E402
 from connections.providers.costs import CostRow  # noqa: E402
 from finops import reports, services  # noqa: E402
@@ -211,6 +213,15 @@ def main() -> None:
           f"{max(dash_ratio):.2f}  (target <= 1.5)")
     print(f"dashboard queries:    {small_queries} at 1,000 rows, {big_queries} at {len(rows):,} rows "
           f"({'equal' if small_queries == big_queries else 'DIFFER'})")
+    readme_row(
+        "bench/finops_ingest.py",
+        f"{len(rows):,} FOCUS rows: the sync's write path vs raw `COPY`; the dashboard vs hand-written `GROUP BY` "
+        f"({args.repeat} repetitions)",
+        f"write path / COPY {ranges(ratio)} ({verdict(ratio, at_least=0.3)}; {spread(ours)} rows/s against COPY's "
+        f"{spread(copies)}); dashboard / GROUP BY {ranges(dash_ratio)} ({verdict(dash_ratio, at_most=1.5)}; "
+        f"{ranges(dash, '{:,.0f}', ' ms')}); {small_queries} queries at 1,000 rows and {big_queries} at "
+        f"{len(rows):,}; {load_note()}",
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from accounts.audit import record_event  # noqa: E402
 from accounts.choices import AuditAction  # noqa: E402
 from accounts.models import Organization  # noqa: E402
+from bench.common import load_note, readme_row, spread, verdict  # noqa: E402
 from connections.models import Connection  # noqa: E402
 from connections.secrets import secret_context  # noqa: E402
 from connections.services import do_rewrap_connection_secrets  # noqa: E402
@@ -149,6 +150,17 @@ def main() -> None:
     print("  peak RSS after rotating: " + ", ".join(f"{size} rows: {mb:.0f} MB" for size, mb in rss)
           + "  (target: flat)")
     print("  target: batch >= 2,000 rows/s on PostgreSQL")
+    readme_row(
+        "bench/key_rewrap.py",
+        f"re-wrapping every connection's data key to a new primary key, {args.rows:,} rows ({connection.vendor}, "
+        f"{args.repeat} repetitions)",
+        f"batch path {spread(figures['batch'], '{:,.0f}')} rows/s ({verdict(figures['batch'], at_least=2000)}); "
+        f"re-encryption alone in memory {spread(figures['baseline'], '{:,.0f}')} rows/s, so the batch path runs at "
+        f"{spread(figures['ratio'])} of the crypto's own speed; the one-transaction-per-row path "
+        f"{spread(figures['per_row'], '{:,.0f}')} rows/s; RSS "
+        + ", ".join(f"{mb:.0f} MB after {size:,} rows" for size, mb in rss)
+        + f" (flat); {load_note()}",
+    )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from accounts.models import Environment, Membership, Organization, User  # noqa: E402
+from bench.common import load_note, readme_row, spread, verdict  # noqa: E402
 from connections import services as connection_services  # noqa: E402
 from connections.role_validation import do_add_role  # noqa: E402
 from projects import execution, services  # noqa: E402
@@ -169,11 +170,9 @@ def main() -> None:
         ratios = sorted(p_ / d_ for p_, d_ in zip(platforms, directs, strict=True))
         p = statistics.median(platforms)
 
-        def spread(values: list[float], unit: str = "") -> str:
-            return " / ".join(f"{v:.2f}{unit}" for v in (min(values), statistics.median(values), max(values)))
-
-        print(f"no-op plan, {options.repeat} pairs (min / median / max): terraform directly {spread(directs, 's')}, "
-              f"platform run {spread(platforms, 's')}, ratio {spread(ratios)} (target <= 1.5)")  # fmt: skip
+        print(f"no-op plan, {options.repeat} pairs (min / median / max): terraform directly "
+              f"{spread(directs, unit='s')}, platform run {spread(platforms, unit='s')}, ratio {spread(ratios)} "
+              f"({verdict(ratios, at_most=1.5)})")  # fmt: skip
 
         def one(project):
             try:
@@ -185,8 +184,18 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
             each = list(pool.map(one, projects))
         wall = time.perf_counter() - started
+        succeeded = TerraformRun.objects.filter(status="succeeded").count()
+        total = TerraformRun.objects.count()
         print(f"8 concurrent plan runs: wall {wall:.2f}s (one alone {p:.2f}s), slowest {max(each):.2f}s, "
-              f"all succeeded: {TerraformRun.objects.filter(status='succeeded').count()} runs")  # fmt: skip
+              f"{succeeded} of {total} runs succeeded")  # fmt: skip
+        readme_row(
+            "bench/runs.py",
+            f"a no-op plan through the platform vs `terraform init` + `plan` run directly ({connection.vendor}, "
+            f"moto; {options.repeat} interleaved pairs)",
+            f"ratio {spread(ratios)} ({verdict(ratios, at_most=1.5)}); platform {spread(platforms, unit=' s')}, "
+            f"direct {spread(directs, unit=' s')}; 8 concurrent runs: wall {wall:.2f} s, {succeeded} of {total} "
+            f"succeeded; {load_note()}",
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         moto.stop()
