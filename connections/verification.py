@@ -1,13 +1,15 @@
-"""Testing connections: one check per connection, its saved result, health alerts, and the sweep.
+"""Testing connections: checks, their saved results, health alerts, and the sweep's chunks.
 
-`run_check` is what the Celery task (and so the API's Test button and the hourly sweep) executes:
-it gets the credentials through `use_credentials` (audited, masked), asks the provider module to
-check them, and saves the outcome with `do_record_check_result`, which also raises an alert when a
-connection turns unhealthy. Nothing here runs in the web request's own code path (pages and the API
-ask for a test through `services.do_request_connection_test`, which sends the task).
+`check_connections` is what the Celery tasks (and so the API's Test button, as a chunk of one, and the
+hourly sweep, a chunk at a time) execute: it records the use of every connection's credentials in one
+transaction (`runtime.use_credentials_for_tests`: audited, masked, released only after that commit),
+asks each provider module to check them, and saves all the outcomes with `do_record_check_results`,
+which also raises an alert when a connection turns unhealthy. Two rounds of writes per chunk, a constant
+number of queries at any chunk size. Nothing here runs in the web request's own code path (pages and
+the API ask for a test through `services.do_request_connection_test`, which sends the task).
 
-`do_record_check_result` is durable (`transaction.atomic(durable=True)`): a check runs outside any
-transaction, so the result and its audit event are committed before the alert is delivered.
+`do_record_check_results` is durable (`transaction.atomic(durable=True)`): a check runs outside any
+transaction, so the results and their audit events are committed before an alert is delivered.
 """
 
 from __future__ import annotations
@@ -214,12 +216,6 @@ def _save_results(connections: list[Connection], now: Any) -> None:
             params += [pk, field.get_db_prep_value(getattr(connection, name), db)]
         values[name] = RawSQL(sql, params, output_field=field)  # noqa: S611 (constant SQL, values are parameters)
     Connection.objects.filter(pk__in=[c.pk for c in connections]).update(**values)
-
-
-def do_record_check_result(connection: Connection, outcome: CheckOutcome, *, actor: Any) -> Connection:
-    """Save one check result (see `do_record_check_results`)."""
-    saved = do_record_check_results([(connection, outcome)], actor=actor)
-    return saved[0] if saved else Connection.objects.get(pk=connection.pk)
 
 
 @transaction.atomic(durable=True)
