@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import SYSTEM, actor_label, split_actor
-from accounts.audit import record_event
+from accounts.audit import PendingEvent, record_event, record_events
 from accounts.choices import AuditAction
 from accounts.models import Environment, Organization
 from accounts.policy import Action, check
@@ -137,14 +137,23 @@ def select_connection(
 
 
 class Credentials:
-    """Decrypted credentials handed to a run. `repr()` never shows a value."""
+    """Decrypted credentials handed to a run. `repr()` never shows a value. `usage_ids`: the usage rows
+    this use recorded (its own and its referenced connection's), for `record_use_failures`."""
 
-    def __init__(self, connection: Connection, secrets: dict[str, Any], environment: str, ref: Credentials | None):
+    def __init__(
+        self,
+        connection: Connection,
+        secrets: dict[str, Any],
+        environment: str,
+        ref: Credentials | None,
+        usage_ids: tuple[int, ...] = (),
+    ):
         self.connection = connection
         self.config = dict(connection.config)
         self._secrets = secrets
         self.environment = environment
         self.ref = ref
+        self.usage_ids = usage_ids
 
     def __repr__(self) -> str:
         return f"<Credentials {self.connection.name} fields={sorted(self._secrets)}>"
@@ -276,3 +285,91 @@ def use_credentials(
                 outcome=UsageOutcomeChoices.FAILURE, error=message, updated_at=timezone.now()
             )
             raise
+
+
+def use_credentials_for_tests(connections: list[Connection], *, actor: Any) -> list[Credentials | Exception]:
+    """`use_credentials(..., for_test=True)` for many connections at once (the health sweep's chunk):
+    the same checks, the same usage rows and `credentials_used` audit events, but written in one
+    transaction with a constant number of queries, however many connections there are.
+
+    Returns, in the order given, each connection's Credentials (released only after the commit that
+    recorded their use) or the exception that kept them back, which `use_credentials` would have
+    raised (deactivated, destination changed, undecryptable). Permission is the caller's to check
+    first: a refusal must record nothing. The caller runs each check inside
+    `masking.registered(credentials.sensitive_values())` and reports failures with `record_use_failures`.
+    """
+    fresh = Connection.objects.select_related("org", "cloud_connection", "cloud_connection__org").in_bulk(
+        [c.pk for c in connections]
+    )
+    results: list[Credentials | Exception | None] = []
+    ready: list[tuple[int, Connection, dict[str, Any], dict[str, Any] | None]] = []
+    for index, given in enumerate(connections):
+        # Re-read: a deactivation or revoked authorization takes effect for the very next use.
+        connection = fresh.get(given.pk)
+        try:
+            if connection is None:
+                raise Connection.DoesNotExist(f"Connection {given.pk} no longer exists.")
+            check(actor, Action.TEST_CONNECTION, connection)
+            if connection.status == ConnectionStatusChoices.INACTIVE:
+                raise NoConnectionAvailable(no_connection_message(connection.provider, "-"))
+            check_destination(connection)
+            connection = _fresh_oauth_token(connection)
+            secrets = load_secrets(connection)  # held here; released below only after the use is committed
+            ref_secrets = load_secrets(connection.cloud_connection) if connection.cloud_connection_id else None
+        except Exception as exc:  # the caller records it as the connection's failed check
+            results.append(exc)
+            continue
+        results.append(None)  # its Credentials, once the use is committed
+        ready.append((index, connection, secrets, ref_secrets))
+    if not ready:
+        return results  # type: ignore[return-value]  (no None left: every entry is an exception)
+    user, _ = split_actor(actor)
+    _, label = actor_label(actor)
+    now = timezone.now()
+    request_id = context.current().request_id
+    purpose = "connection-test"
+
+    def usage(conn: Connection) -> ConnectionUsage:
+        return ConnectionUsage(
+            connection=conn, org=conn.org, environment="", actor_label=label, actor_user=user, purpose=purpose,
+            resource="", outcome=UsageOutcomeChoices.SUCCESS, request_id=request_id, created_at=now,
+        )
+
+    with transaction.atomic():
+        rows: list[tuple[Connection, ConnectionUsage, str]] = []
+        for _, connection, _, ref_secrets in ready:
+            rows.append((connection, usage(connection), ""))
+            if ref_secrets is not None:
+                rows.append((connection.cloud_connection, usage(connection.cloud_connection), connection.name))
+        ConnectionUsage.objects.bulk_create([u for _, u, _ in rows])
+        # The connections first, then (in record_events) their organizations: the order every writer locks in.
+        Connection.objects.filter(pk__in={c.pk for c, _, _ in rows}).update(last_used_at=now)
+        record_events([
+            PendingEvent(
+                org=conn.org, action=AuditAction.CONNECTION_CREDENTIALS_USED, actor=actor, target=conn,
+                details={"purpose": purpose, "resource": "", "usage_id": u.pk, **({"via": via} if via else {})},
+            )
+            for conn, u, via in rows
+        ])
+    by_connection = iter(rows)
+    for index, connection, secrets, ref_secrets in ready:
+        _, own, _ = next(by_connection)
+        ref = None
+        usage_ids = [own.pk]
+        if ref_secrets is not None:
+            ref_conn, ref_usage, _ = next(by_connection)
+            ref = Credentials(ref_conn, ref_secrets, "", None)
+            usage_ids.append(ref_usage.pk)
+        results[index] = Credentials(connection, secrets, "", ref, usage_ids=tuple(usage_ids))
+    return results  # type: ignore[return-value]  (every None was replaced)
+
+
+def record_use_failures(failures: dict[int, str]) -> None:
+    """Mark usage rows (pk -> masked message) as failed, in one statement: what `use_credentials` does
+    when its block raises, for the uses of `use_credentials_for_tests`."""
+    if not failures:
+        return
+    now = timezone.now()
+    rows = [ConnectionUsage(pk=pk, outcome=UsageOutcomeChoices.FAILURE, error=msg[:1000], updated_at=now)
+            for pk, msg in failures.items()]
+    ConnectionUsage.objects.bulk_update(rows, ["outcome", "error", "updated_at"])

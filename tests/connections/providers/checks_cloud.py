@@ -92,9 +92,9 @@ def record_boto_calls(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def recording_client(*args: Any, **kwargs: Any) -> Any:
         client = real(*args, **kwargs)
-        if not getattr(client, "_recorded_by_test", False):
-            client.meta.events.register("provide-client-params.*.*", record)
-            client._recorded_by_test = True
+        # A connection's client is a BoundClient around a shared one: hook the shared client once
+        # (unique_id), whichever wrapper hands it out.
+        client.meta.events.register("provide-client-params.*.*", record, unique_id="tests-record-boto-calls")
         return client
 
     monkeypatch.setattr(aws_clients, "client", recording_client)
