@@ -198,6 +198,16 @@ def cpu_part(args: argparse.Namespace) -> None:
           f"(target <= 8 ms); ratio to baseline {spread([c / b for c, b in zip(chunked, bare, strict=True)])}")
     print(f"    single check (run_check, the Test button):   {spread(single)} ms a check   "
           f"ratio to baseline {spread([s / b for s, b in zip(single, bare, strict=True)])}")
+    from bench.common import load_note, readme_row, verdict  # late: bench/ is on the path once ROOT is
+
+    readme_row(
+        "bench/health_sweep.py",
+        f"CPU per AWS health check in a sweep chunk of {args.chunk_size} (moto on loopback in another process, "
+        f"{args.repetitions} repetitions of {per_rep} connections)",
+        f"{spread(chunked)} ms a check ({verdict(chunked, at_most=8)}), "
+        f"{spread([c / b for c, b in zip(chunked, bare, strict=True)])}x a bare boto3 STS call on a reused client "
+        f"({spread(bare)} ms); a single Test-button check {spread(single)} ms; {load_note()}",
+    )
 
 
 def sweep_part(args: argparse.Namespace, aws_env: dict[str, str], redis_url: str) -> None:
@@ -272,6 +282,16 @@ def sweep_part(args: argparse.Namespace, aws_env: dict[str, str], redis_url: str
     print(f"    sequential (one process, chunk after chunk): {spread([r[0] for r in rows])} s")
     print(f"    celery prefork -c {args.concurrency}:                   {spread([r[1] for r in rows])} s")
     print(f"    speed-up:                                    {spread([r[0] / r[1] for r in rows])}x  (target >= 8x)")
+    from bench.common import load_note, readme_row, verdict  # late: bench/ is on the path once ROOT is
+
+    speedups = [r[0] / r[1] for r in rows]
+    readme_row(
+        "bench/health_sweep.py",
+        f"health sweep of {n:,} AWS checks, +{args.latency_ms:g} ms per AWS call, Celery prefork "
+        f"`-c {args.concurrency}` vs the same chunks run sequentially ({args.repetitions} repetitions)",
+        f"speed-up {spread(speedups)}x ({verdict(speedups, at_least=8)}); sequential "
+        f"{spread([r[0] for r in rows])} s, Celery {spread([r[1] for r in rows])} s; {load_note()}",
+    )
 
 
 def main() -> None:
