@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -11,8 +12,8 @@ from rest_framework.request import Request
 
 from accounts.actors import split_actor
 from accounts.authn import twofactor
-from accounts.models import Organization
-from accounts.policy import Action, can, member_org_ids, visible
+from accounts.models import Membership, Organization
+from accounts.policy import Action, can, member_org_ids, remember_role, restrict_to_org, visible
 
 TWO_FACTOR_REQUIRED = (
     "This organization requires two-factor authentication for admins: turn it on for your account first."
@@ -82,12 +83,23 @@ class OrgScopedMixin:
     def get_org_queryset(self) -> Any:
         raise NotImplementedError
 
+    def restrict(self, queryset: Any, action: Action = Action.VIEW) -> Any:
+        """The rows of this organization the actor may perform `action` on (`policy.restrict_to_org`): every
+        row of it when the role allows the action, so list queries carry no permission subqueries."""
+        return restrict_to_org(queryset, self.actor, action, self.get_org())
+
     def get_org(self) -> Organization:
         if not hasattr(self, "_org"):
             slug = self.kwargs.get("org_slug")
-            org = Organization.objects.filter(slug=slug, pk__in=member_org_ids(self.actor)).first()
+            user, _ = split_actor(self.actor)
+            # The user's membership role comes with the organization: the policy checks that follow need it.
+            role = Membership.objects.filter(user=user, org=OuterRef("pk")).values("role")[:1]
+            orgs = Organization.objects.filter(slug=slug, pk__in=member_org_ids(self.actor))
+            org = orgs.annotate(member_role=Subquery(role)).first() if user is not None else orgs.first()
             if org is None:
                 raise Http404("Organization not found.")
+            if user is not None:
+                remember_role(user, org.pk, org.member_role)
             self._org = org
         return self._org
 

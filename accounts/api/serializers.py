@@ -18,6 +18,7 @@ from accounts.models import (
     slug_validator,
 )
 from accounts.policy import role_in
+from core.api.rendering import PageListSerializer, current_timezone, iso_datetime, text
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -163,6 +164,31 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "prev_hash",
         ]
         read_only_fields = fields
+        list_serializer_class = PageListSerializer
+
+    _tz: Any = None
+
+    def prepare_page(self, rows: list[AuditEvent]) -> None:
+        self._tz = current_timezone()
+
+    def to_representation(self, event: AuditEvent) -> dict[str, Any]:
+        """Built directly: the same as DRF's walk over the fields above (tests/connections/test_api_rendering.py
+        compares them), at a fraction of the cost for a page of events."""
+        return {
+            "id": event.id,
+            "seq": event.seq,
+            "created_at": iso_datetime(event.created_at, self._tz or current_timezone()),
+            "actor_type": event.actor_type,
+            "actor": event.actor_label,
+            "action": event.action,
+            "target": self.get_target(event),
+            "environment": event.environment,
+            "request_id": event.request_id,
+            "client_ip": text(event.client_ip),
+            "details": event.details,
+            "hash": event.hash,
+            "prev_hash": event.prev_hash,
+        }
 
     def get_target(self, event: AuditEvent) -> dict[str, Any]:
         return {"type": event.target_type, "id": event.target_id, "repr": event.target_repr}

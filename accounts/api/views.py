@@ -164,7 +164,7 @@ class EnvironmentViewSet(OrgScopedMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_org_queryset(self) -> QuerySet:
-        return Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.get_org())
+        return self.restrict(Environment.objects.all())
 
     def perform_create(self, serializer: s.EnvironmentSerializer) -> None:
         serializer.instance = services.do_create_environment(
@@ -198,8 +198,7 @@ class MemberViewSet(OrgScopedMixin, viewsets.ModelViewSet):
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            Membership.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org())
+            self.restrict(Membership.objects.all())
             .select_related("user", "org")
         )
 
@@ -331,7 +330,7 @@ class AuditEventViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     action_policies = {"list": Action.READ_AUDIT, "retrieve": Action.READ_AUDIT}
 
     def get_org_queryset(self) -> QuerySet:
-        return AuditEvent.objects.restrict(self.actor, Action.READ_AUDIT).filter(org=self.get_org()).order_by("-seq")
+        return self.restrict(AuditEvent.objects.all(), Action.READ_AUDIT).order_by("-seq")
 
 
 class NotificationViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
@@ -343,7 +342,7 @@ class NotificationViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
     action_policies = {"dismiss": Action.TEST_CONNECTION}
 
     def get_org_queryset(self) -> QuerySet:
-        qs = Notification.objects.restrict(self.actor, Action.VIEW).filter(org=self.get_org()).order_by("-created_at")
+        qs = self.restrict(Notification.objects.all()).order_by("-created_at")
         if self.request.query_params.get("open") in ("1", "true", "yes"):
             qs = qs.filter(dismissed_at__isnull=True)
         return qs

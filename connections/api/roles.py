@@ -150,8 +150,8 @@ class ConnectionRoleViewSet(
     def get_connection(self) -> Connection:
         if not hasattr(self, "_connection"):
             connection = (
-                Connection.objects.restrict(self.actor, Action.VIEW)
-                .filter(org=self.get_org(), name=self.kwargs["name"])
+                self.restrict(Connection.objects.all())
+                .filter(name=self.kwargs["name"])
                 .select_related("org")
                 .first()
             )
@@ -162,8 +162,8 @@ class ConnectionRoleViewSet(
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            ConnectionRole.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org(), connection=self.get_connection())
+            self.restrict(ConnectionRole.objects.all())
+            .filter(connection=self.get_connection())
             .select_related("connection", "connection__org", "created_by")
         )
 

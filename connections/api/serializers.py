@@ -8,16 +8,24 @@ which secrets are set (`secret_fields`, `secret_fingerprints`), never what they 
 from __future__ import annotations
 
 import copy
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
+from django.db.models import F, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
+from core.api.rendering import PageListSerializer, current_timezone, iso_datetime, text
 from core.api.schema import ApiErrorDetailSerializer, ApiErrorSerializer  # noqa: F401 - the error shape, documented in core
 
-from ..models import Connection, ConnectionUsage
+from ..advice import separation_warning
+from ..models import Connection, ConnectionAuthorization, ConnectionUsage
 from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
 
 # --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
@@ -128,6 +136,87 @@ class ConnectionHealthSerializer(serializers.Serializer):
 class SummaryItemSerializer(serializers.Serializer):
     label = serializers.CharField()
     value = serializers.JSONField()
+
+
+# What `reverse()` leaves unquoted in a path (django.urls.resolvers): a name is quoted the same way here.
+_PATH_SAFE = "!$&'()*+,;=/~:@"
+
+
+@dataclass(frozen=True)
+class _ProviderFacts:
+    """What a connection's response needs from its provider module, looked up once per provider and page."""
+
+    label: str
+    secret_names: frozenset[str]
+    summary: tuple[tuple[str, str], ...]  # (field name, label) of the summary fields
+    ref_names: dict[str, str | None]  # auth method -> its connection_ref field's name (filled as met)
+
+    @classmethod
+    def of(cls, code: str) -> _ProviderFacts:
+        spec = get_provider(code)
+        labels = {f.name: f.label for f in spec.fields}
+        return cls(
+            label=spec.label,
+            secret_names=frozenset(f.name for f in spec.fields if f.secret),
+            summary=tuple((name, labels.get(name, name)) for name in spec.summary_fields),
+            ref_names={},
+        )
+
+    def ref_name(self, code: str, auth_method: str) -> str | None:
+        if auth_method not in self.ref_names:
+            ref = get_provider(code).ref_field(auth_method)
+            self.ref_names[auth_method] = ref.name if ref is not None else None
+        return self.ref_names[auth_method]
+
+
+@dataclass
+class _Page:
+    """Per-page work of `ConnectionSerializer`, done once: the time zone, the time, the rotation period, the
+    URL prefix per organization, the providers' facts, and every row's environments (one query)."""
+
+    tz: dt.tzinfo
+    now: dt.datetime
+    rotation: dt.timedelta
+    environments: dict[Any, list[tuple[str, str]]]
+    prefixes: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, _ProviderFacts] = field(default_factory=dict)
+
+    def provider(self, code: str) -> _ProviderFacts:
+        if code not in self.providers:
+            self.providers[code] = _ProviderFacts.of(code)
+        return self.providers[code]
+
+
+# What a response shows of the related rows, read as columns of the connection's own query (no model
+# instance per related row): `with_response_columns()` adds them, `ConnectionSerializer` reads them when present.
+RESPONSE_COLUMNS = {
+    "response_org_slug": "org__slug",
+    "response_created_by": "created_by__email",
+    "response_updated_by": "updated_by__email",
+    "response_cloud_connection": "cloud_connection__name",
+}
+
+
+def with_response_columns(queryset: QuerySet) -> QuerySet:
+    """Connections as the list and detail responses read them: the related values as annotations."""
+    return queryset.annotate(**{name: F(path) for name, path in RESPONSE_COLUMNS.items()})
+
+
+def _related(instance: Connection, column: str, relation: str, attribute: str) -> Any:
+    """A related value from its annotation when the query has it, else through the relation."""
+    if column in instance.__dict__:
+        return instance.__dict__[column]
+    related = getattr(instance, relation)
+    return getattr(related, attribute) if related is not None else None
+
+
+class _Environment:
+    """Just what `separation_warning` reads of an environment."""
+
+    __slots__ = ("name", "slug")
+
+    def __init__(self, slug: str, name: str) -> None:
+        self.slug, self.name = slug, name
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -244,6 +333,84 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {"external_id": {"help_text": "AWS assume_role only: put it in the role's trust policy."}}
+        list_serializer_class = PageListSerializer
+
+    _page: _Page | None = None
+
+    def prepare_page(self, rows: list[Connection]) -> None:
+        environments: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
+        if rows:
+            granted = ConnectionAuthorization.objects.filter(connection_id__in=list(environments)).values_list(
+                "connection_id", "environment__slug", "environment__name"
+            )
+            for connection_id, slug, name in granted:
+                environments[connection_id].append((slug, name))
+        self._page = _Page(
+            tz=current_timezone(),
+            now=timezone.now(),
+            rotation=dt.timedelta(days=settings.ROTATION_REMINDER_DAYS),
+            environments=environments,
+        )
+
+    def _url_prefix(self, page: _Page, org_slug: str) -> str:
+        if org_slug not in page.prefixes:
+            request = self.context.get("request")
+            page.prefixes[org_slug] = reverse("connection-list", kwargs={"org_slug": org_slug}, request=request)
+        return page.prefixes[org_slug]
+
+    def to_representation(self, instance: Connection) -> dict[str, Any]:
+        """The response, built directly (per-page work in `prepare_page`); the same as DRF's walk over the
+        declared fields (tests/connections/test_api_rendering.py compares them for every provider)."""
+        page = self._page
+        if page is None or instance.pk not in page.environments:
+            self.prepare_page([instance])
+            page = self._page
+        tz = page.tz
+        facts = page.provider(instance.provider)
+        config = {str(k): v for k, v in instance.config.items() if k not in facts.secret_names}
+        ref = facts.ref_name(instance.provider, instance.auth_method)
+        if ref is not None and instance.cloud_connection_id is not None:
+            config[ref] = _related(instance, "response_cloud_connection", "cloud_connection", "name")
+        granted = page.environments[instance.pk]
+        fingerprints = instance.secret_fingerprints or {}
+        rotation_due_at = instance.credentials_rotated_at + page.rotation
+        scopes = instance.oauth_scopes
+        org_slug = _related(instance, "response_org_slug", "org", "slug")
+        return {
+            "name": instance.name,
+            "id": str(instance.id),
+            "provider": instance.provider,
+            "provider_label": facts.label,
+            "category": instance.category,
+            "auth_method": instance.auth_method,
+            "description": instance.description,
+            "config": config,
+            "secret_fields": sorted(str(k) for k in fingerprints),
+            "secret_fingerprints": {str(k): text(v) for k, v in fingerprints.items()},
+            "external_id": instance.external_id,
+            "status": instance.status,
+            "health": {
+                "status": instance.health_status,
+                "last_checked_at": iso_datetime(instance.last_checked_at, tz),
+                "error": instance.last_check_error,
+                "message": instance.last_check_message,
+                "duration_ms": instance.last_check_duration_ms,
+            },
+            "environments": sorted(slug for slug, _ in granted),
+            "last_used_at": iso_datetime(instance.last_used_at, tz),
+            "credentials_rotated_at": iso_datetime(instance.credentials_rotated_at, tz),
+            "rotation_due_at": iso_datetime(rotation_due_at, tz),
+            "rotation_overdue": bool(fingerprints) and page.now >= rotation_due_at,
+            "separation_warning": separation_warning(_Environment(slug, name) for slug, name in granted),
+            "oauth_scopes": None if scopes is None else [text(scope) for scope in scopes],
+            "oauth_expires_at": iso_datetime(instance.oauth_expires_at, tz),
+            "created_by": _related(instance, "response_created_by", "created_by", "email"),
+            "updated_by": _related(instance, "response_updated_by", "updated_by", "email"),
+            "created_at": iso_datetime(instance.created_at, tz),
+            "updated_at": iso_datetime(instance.updated_at, tz),
+            "summary": [{"label": label, "value": config[name]} for name, label in facts.summary if config.get(name)],
+            "url": self._url_prefix(page, org_slug) + quote(instance.name, safe=_PATH_SAFE) + "/",
+        }
 
     @extend_schema_field(SummaryItemSerializer(many=True))
     def get_summary(self, obj: Connection) -> list[dict[str, Any]]:
@@ -274,7 +441,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             if key in attrs and attrs[key] != getattr(connection, key):
                 errors[key] = "Cannot be changed: create a new connection instead."
         if "environments" in attrs:
-            current = {auth.environment.slug for auth in connection.authorizations.all()}
+            current = set(connection.authorizations.values_list("environment__slug", flat=True))
             if set(attrs["environments"]) != current:
                 errors["environments"] = "Change environments through PUT .../authorizations/."
         if errors:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -48,7 +48,16 @@ ERRORS = {
 
 class NullsLastOrderingFilter(OrderingFilter):
     """`?ordering=` with never-used connections (null `last_used_at`) last in both directions, which
-    SQLite and PostgreSQL would otherwise disagree on, and the name as tie-breaker so pages never overlap."""
+    SQLite and PostgreSQL would otherwise disagree on, and the name as tie-breaker so pages never overlap.
+
+    The list's keyset pagination orders by the same terms (`get_ordering`, name included), NULLs last too,
+    then by the primary key; its cursor holds the last row's values of all of them."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> list[str] | None:
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and "name" not in {term.lstrip("-") for term in ordering}:
+            ordering = [*ordering, "name"]
+        return ordering
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
         ordering = self.get_ordering(request, queryset, view)
@@ -59,8 +68,6 @@ class NullsLastOrderingFilter(OrderingFilter):
             F(name).desc(nulls_last=True) if term.startswith("-") else F(name).asc(nulls_last=True)
             for term, name in zip(ordering, terms, strict=True)
         ]
-        if "name" not in terms:
-            expressions.append(F("name").asc())
         return queryset.order_by(*expressions)
 
 
@@ -121,15 +128,16 @@ class ConnectionViewSet(
     )
 
     def get_org_queryset(self) -> QuerySet:
-        return (
-            Connection.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org())
-            .select_related("org", "cloud_connection", "created_by", "updated_by")
-            # The ciphertext is never serialized: don't even read it (nor the referenced row's).
-            .defer("secrets_envelope", "cloud_connection__secrets_envelope")
-            .prefetch_related(
-                Prefetch("authorizations", queryset=ConnectionAuthorization.objects.select_related("environment"))
-            )
+        # The ciphertext is never serialized: don't even read it (nor the referenced row's). The environments
+        # are read by the serializer, in one query per page (ConnectionSerializer.prepare_page).
+        connections = self.restrict(Connection.objects.all()).defer("secrets_envelope")
+        if self.action == "list":
+            # Reads show only a few values of the related rows: columns, not four model instances per row.
+            return s.with_response_columns(connections)
+        if self.action == "retrieve":  # the object permission check reads the organization
+            return s.with_response_columns(connections).select_related("org")
+        return connections.select_related("org", "cloud_connection", "created_by", "updated_by").defer(
+            "cloud_connection__secrets_envelope"
         )
 
     def _represent(self, connection: Connection, status_code: int = status.HTTP_200_OK) -> Response:

@@ -26,6 +26,7 @@ from accounts.api.permissions import OrgScopedMixin
 from accounts.policy import Action
 from connections.api.serializers import ApiErrorSerializer
 from connections.models import Connection
+from core.api.pagination import ReportPagination, StandardPagination
 
 from .. import services
 from ..exports import FOCUS_COLUMNS, PLAIN_COLUMNS, focus_rows, plain_rows, stream_csv
@@ -56,19 +57,23 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     """`GET costs/`: sums per `group_by` and currency over a day range (and the record filters).
 
     `costs/records/`: the FOCUS rows themselves; `costs/export/`: a CSV of them; `costs/focus/`: a FOCUS
-    dataset (CSV) that the FinOps Foundation's `focus-validator` accepts."""
+    dataset (CSV) that the FinOps Foundation's `focus-validator` accepts.
+
+    The sums are a report computed in full (ordered by amount), so they keep page numbers and a `count`
+    (`ReportPagination`); the records are rows, paginated by keyset like every other list."""
 
     queryset = CostRecord.objects.none()
     serializer_class = s.CostGroupSerializer
     filterset_class = CostRecordFilterSet
     filter_backends = [DjangoFilterBackend]
+    pagination_class = ReportPagination
     default_write_action = Action.MANAGE_BUDGETS
 
     def required_action(self) -> Action:
         return Action.VIEW_COSTS
 
     def get_org_queryset(self) -> QuerySet:
-        return CostRecord.objects.restrict(self.actor, Action.VIEW_COSTS).filter(org=self.get_org())
+        return self.restrict(CostRecord.objects.all(), Action.VIEW_COSTS)
 
     def _range(self) -> tuple[str, dt.date, dt.date]:
         query = s.CostQuerySerializer(data=self.request.query_params)
@@ -97,7 +102,9 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 
     @extend_schema(parameters=[s.CostQuerySerializer], responses={200: s.CostRecordSerializer(many=True),
                                                                   400: ERRORS[400]})  # fmt: skip
-    @action(detail=False, methods=["get"], serializer_class=s.CostRecordSerializer)
+    @action(
+        detail=False, methods=["get"], serializer_class=s.CostRecordSerializer, pagination_class=StandardPagination
+    )
     def records(self, request: Request, org_slug: str) -> Response:
         records = self._records().select_related("connection", "environment").order_by("charge_period_start", "pk")
         page = self.paginate_queryset(records)
@@ -141,8 +148,7 @@ class BudgetViewSet(OrgScopedMixin, viewsets.ModelViewSet):
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            Budget.objects.restrict(self.actor, Action.VIEW_COSTS)
-            .filter(org=self.get_org())
+            self.restrict(Budget.objects.all(), Action.VIEW_COSTS)
             .select_related("org", "environment", "connection")
         )
 
@@ -193,7 +199,7 @@ class SyncJobViewSet(OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return Action.SYNC_COSTS
 
     def get_org_queryset(self) -> QuerySet:
-        return SyncJob.objects.restrict(self.actor, Action.VIEW_COSTS).filter(org=self.get_org()).select_related(
+        return self.restrict(SyncJob.objects.all(), Action.VIEW_COSTS).select_related(
             "connection"
         )
 
@@ -203,8 +209,8 @@ class SyncJobViewSet(OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         data = s.SyncRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         connection = (
-            Connection.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org(), name=data.validated_data["connection"])
+            self.restrict(Connection.objects.all())
+            .filter(name=data.validated_data["connection"])
             .first()
         )
         if connection is None:
@@ -226,7 +232,7 @@ class CostAnomalyViewSet(OrgScopedMixin, viewsets.ReadOnlyModelViewSet):
         return Action.VIEW_COSTS
 
     def get_org_queryset(self) -> QuerySet:
-        return CostAnomaly.objects.restrict(self.actor, Action.VIEW_COSTS).filter(org=self.get_org()).select_related(
+        return self.restrict(CostAnomaly.objects.all(), Action.VIEW_COSTS).select_related(
             "connection"
         )
 

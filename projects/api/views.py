@@ -67,8 +67,7 @@ class ProjectViewSet(
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            TerraformProject.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org())
+            self.restrict(TerraformProject.objects.all())
             .select_related(*RELATED)
             .defer("archive", "local_state_envelope")
         )
@@ -99,7 +98,6 @@ class ProjectViewSet(
 
     @extend_schema(
         methods=["get"],
-        parameters=[OpenApiParameter("page", OpenApiTypes.INT)],
         responses={200: s.RunSerializer(many=True), 404: ERRORS[404]},
     )
     @extend_schema(methods=["post"], request=s.RunCreateSerializer, responses={201: s.RunSerializer, **ERRORS})
@@ -142,8 +140,7 @@ class RunViewSet(OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            TerraformRun.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org())
+            self.restrict(TerraformRun.objects.all())
             .select_related("project", "connection", "org")
         )
 

@@ -153,7 +153,7 @@ def test_api_lists_resends_and_revokes(api_as, org, members):
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     again = client.post(f"/api/v1/orgs/{org.slug}/invitations/{created['id']}/resend/")
     assert again.status_code == 400
-    assert client.get(f"/api/v1/orgs/{org.slug}/invitations/?status=revoked").json()["count"] == 1
+    assert len(client.get(f"/api/v1/orgs/{org.slug}/invitations/?status=revoked").json()["results"]) == 1
     bad = client.post(f"/api/v1/orgs/{org.slug}/invitations/", {"email": "not-an-email", "role": "boss"}, format="json")
     assert bad.status_code == 400 and {"email", "role"} <= set(bad.json()["error"]["fields"])
 
@@ -183,7 +183,7 @@ def test_invitation_lists_have_constant_query_counts(
         invitation.save()
     client = api_as("admin")
     with django_assert_max_num_queries(8):
-        assert client.get(f"/api/v1/orgs/{org.slug}/invitations/?page_size=500").json()["count"] == count
+        assert len(client.get(f"/api/v1/orgs/{org.slug}/invitations/?page_size=500").json()["results"]) == count
     page = client_as("admin")
     with django_assert_max_num_queries(14):
         assert page.get(reverse("member_list", args=[org.slug])).status_code == 200

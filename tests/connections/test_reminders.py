@@ -187,7 +187,7 @@ def test_rotation_overdue_filter_in_the_api(api_as, mixed) -> None:
     rest = client.get(BASE + "?rotation_overdue=false").json()["results"]
     assert sorted(c["name"] for c in rest) == ["aws-fresh", "az-fed"]
     assert not any(c["rotation_overdue"] for c in rest)
-    assert client.get(BASE).json()["count"] == 3
+    assert len(client.get(BASE).json()["results"]) == 3
     refused = client.get(BASE + "?rotation_overdue=maybe")
     assert refused.status_code == 400 and "rotation_overdue" in refused.content.decode()
 

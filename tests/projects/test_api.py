@@ -116,7 +116,7 @@ def test_runs_history_filters_log_tail_and_masking(org, members, api_as, django_
     client = api_as("viewer")
     with django_assert_max_num_queries(8):
         listed = client.get(f"/api/v1/orgs/{org.slug}/runs/?status=failed&project={project.name}").json()
-    assert listed["count"] == 2
+    assert len(listed["results"]) == 2 and listed["next"] is None
     tail = client.get(f"/api/v1/orgs/{org.slug}/runs/{run.pk}/log/?after=3").json()
     assert [line["seq"] for line in tail["lines"]] == [4, 5] and tail["next_after"] == 5
     again = api_as("user").post(f"/api/v1/orgs/{org.slug}/projects/{project.name}/runs/", {"kind": "destroy"})

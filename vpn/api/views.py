@@ -50,8 +50,7 @@ class VpnViewSet(OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def get_org_queryset(self) -> QuerySet:
         return (
-            VpnConnection.objects.restrict(self.actor, Action.VIEW)
-            .filter(org=self.get_org())
+            self.restrict(VpnConnection.objects.all())
             .select_related("org")
             .defer("psk_envelope")
             .order_by("onprem_subnet", "public_ip")
