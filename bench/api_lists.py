@@ -51,6 +51,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import AuditEvent, Environment, Membership, Organization, User  # noqa: E402
 from accounts.services import do_create_token  # noqa: E402
+from bench.common import load_note, readme_row, verdict  # noqa: E402
 from connections.models import Connection, ConnectionAuthorization  # noqa: E402
 from connections.secrets import secret_context  # noqa: E402
 from core import crypto  # noqa: E402
@@ -210,6 +211,18 @@ def main() -> None:
         ms = [m[name] for m in medians]
         ratios = [m[name] / m[base_name] for m in medians]
         print(f"{label:<34} {spread(ms):>23}   {spread(ratios):>23}   {counts[name]:>7}   {target}")
+    figures = []
+    for name, label, base_name, target in rows:
+        if not target:
+            continue
+        ratios = [m[name] / m[base_name] for m in medians]
+        figures.append(f"{label.strip()} {spread(ratios)}x ({verdict(ratios, at_most=float(target[2:]))})")
+    readme_row(
+        "bench/api_lists.py",
+        f"API in one process ({connection.vendor}, DEBUG off, 10,000 connections and 10,000 audit events; each "
+        f"endpoint as a ratio to `/api/v1/me` in the same repetition, {args.repeat} repetitions)",
+        "; ".join(figures) + f"; {load_note()}",
+    )
 
 
 if __name__ == "__main__":
