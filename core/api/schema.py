@@ -44,7 +44,7 @@ COMMON_ERRORS: dict[int, str] = {
     400: "Invalid input or query; `error.fields` says where.",
     401: "No valid credentials (missing, unknown, expired or revoked token).",
     403: "Your role, the plan or a two-factor requirement does not allow it.",
-    404: "No such object in an organization you belong to (or no such page).",
+    404: "No such object in an organization you belong to (or, for cost sums, no such page).",
 }
 WRITE_ERRORS: dict[int, str] = {503: "A service the change needs (the audit trail) is unavailable; nothing changed."}
 THROTTLED: dict[int, str] = {429: "Too many requests; `Retry-After` says when to try again."}
