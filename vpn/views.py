@@ -50,7 +50,9 @@ class VpnListView(OrgPageMixin, TemplateView):
         by_network = connections_by_network([self.org.pk]) if vpns else {}
         for vpn in vpns:
             vpn.used_by = by_network.get((vpn.onprem_subnet, vpn.public_ip), [])
-        context.update(page_obj=page, vpns=vpns, monthly_cost=estimated_monthly_cost(), plan_message=_plan_message(self.org))
+        context.update(
+            page_obj=page, vpns=vpns, monthly_cost=estimated_monthly_cost(), plan_message=_plan_message(self.org)
+        )
         return context
 
 

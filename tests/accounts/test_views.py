@@ -529,7 +529,7 @@ def test_audit_rows_fold_their_details(client_as, org, members):
     client = client_as("admin")
     client.post(url("environment_create"), {"slug": "qa"}, HTTP_X_REQUEST_ID="req-12345678")
     page = text(client.get(url("audit_list")))
-    assert page.count("<th scope=\"col\">") == 4  # four columns fit a laptop screen
+    assert page.count('<th scope="col">') == 4  # four columns fit a laptop screen
     assert page.count("<details>") == page.count("<tr>") - 1  # every row folds its details
 
 
@@ -627,7 +627,7 @@ def test_member_and_invitation_lists_page_separately(client_as, org, members, ad
     page = text(client_as("admin").get(url("member_list"), {"page": 2, "inv_page": 1}))
     links = page_links(page)
     assert "?page=1&inv_page=1#member-list-heading" in links  # members: First, keeping inv_page
-    invitations = page[page.index('id="invitation-list-heading"'):]
+    invitations = page[page.index('id="invitation-list-heading"') :]
     assert "?page=2&inv_page=2#invitation-list-heading" in page_links(invitations)  # invitations: Next
 
 
