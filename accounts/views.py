@@ -23,6 +23,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -47,7 +49,7 @@ from .policy import Action
 AUDIT_PAGE_SIZE = 50
 RECENT_AUDIT_EVENTS = 10
 # Lists that grow with the organization show one page at a time (core.paging.page_of).
-MEMBERS_PAGE_SIZE = 50
+MEMBERS_PAGE_SIZE = 25
 INVITATIONS_PAGE_SIZE = 25
 ENVIRONMENTS_PAGE_SIZE = 50
 TOKENS_PAGE_SIZE = 50
@@ -195,6 +197,20 @@ def open_invitations(view: OrgPageMixin) -> QuerySet:
     )
 
 
+def role_options(choices: list[tuple[str, str]]) -> dict[str, str]:
+    """role -> the `<option>`s of a member row's role select with that role selected ("" for none).
+
+    Every row of a role has the same options: rendered once per page and role rather than once per row."""
+    return {
+        current: format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((value, mark_safe(" selected") if value == current else "", label) for value, label in choices),
+        )
+        for current in ["", *(value for value, _ in choices)]
+    }
+
+
 class MemberListView(OrgPageMixin, TemplateView):
     """Members, and for admins the open invitations (pending or expired) with resend and revoke."""
 
@@ -208,7 +224,9 @@ class MemberListView(OrgPageMixin, TemplateView):
         context.update(page_obj=page, memberships=list(page.object_list))
         if self.can(Action.MANAGE_MEMBERS):
             context["add_form"] = MemberAddForm()
-            context["role_choices"] = MemberRoleForm.base_fields["role"].choices
+            options = role_options(MemberRoleForm.base_fields["role"].choices)
+            for membership in context["memberships"]:
+                membership.role_options = options.get(membership.role, options[""])
             invitations = page_of(
                 self.request, open_invitations(self).order_by("email", "pk"), INVITATIONS_PAGE_SIZE, "inv_page"
             )
