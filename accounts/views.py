@@ -51,7 +51,7 @@ RECENT_AUDIT_EVENTS = 10
 # Lists that grow with the organization show one page at a time (core.paging.page_of).
 MEMBERS_PAGE_SIZE = 25
 INVITATIONS_PAGE_SIZE = 25
-ENVIRONMENTS_PAGE_SIZE = 50
+ENVIRONMENTS_PAGE_SIZE = 25
 TOKENS_PAGE_SIZE = 50
 ORGS_PAGE_SIZE = 50
 # The organization home lists a few environments and links to the full (paginated) list.

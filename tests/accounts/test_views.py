@@ -539,8 +539,8 @@ def test_audit_rows_fold_their_details(client_as, org, members):
 # paginator's count and the rows (the members page: also the open invitations' count and rows; the audit
 # trail: guardian's grant lookups and the environment suggestions).
 MAX_QUERIES = {"environment_list": 8, "member_list": 10, "token_list": 9, "audit_list": 12}
-PAGE_ROWS = 50  # accounts.views.*_PAGE_SIZE (members: 25)
-MEMBER_ROWS = 25
+PAGE_ROWS = 50  # accounts.views.TOKENS_PAGE_SIZE
+MEMBER_ROWS = ENVIRONMENT_ROWS = 25
 
 
 @pytest.fixture(params=[10, 1000], ids=lambda n: f"{n}-rows")
@@ -555,7 +555,7 @@ def test_environment_list_queries_do_not_grow(
     client = client_as("admin")
     with django_assert_max_num_queries(MAX_QUERIES["environment_list"]):
         response = client.get(url("environment_list"))
-    assert body_rows(text(response)) == min(row_count + 3, PAGE_ROWS)
+    assert body_rows(text(response)) == min(row_count + 3, ENVIRONMENT_ROWS)
     assert f"{row_count + 3} environments" in text(response)
 
 
@@ -633,7 +633,7 @@ def test_member_and_invitation_lists_page_separately(client_as, org, members, ad
 
 
 def test_environment_page_links_keep_other_parameters(client_as, org, members, add_environments):
-    add_environments(120)
+    add_environments(120)  # five pages
     page = text(client_as("admin").get(url("environment_list"), {"page": 2, "sort": "name"}))
     assert "?page=3&sort=name#env-list-heading" in page_links(page)
     assert "?page=1&sort=name#env-list-heading" in page_links(page)
