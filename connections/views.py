@@ -10,6 +10,7 @@ and never read a secret: they show which secrets are set by fingerprint only.
 
 from __future__ import annotations
 
+import functools
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +22,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
@@ -229,15 +231,26 @@ def role_counts(ids: list[Any]) -> dict[Any, int]:
     return {row["connection_id"]: row["n"] for row in rows.order_by()}
 
 
-def card_presentation(provider: str, auth_method: str) -> tuple[Any, str, tuple[tuple[str, str], ...]]:
-    """(display, auth method label, summary fields as (name, label)) of a provider and auth method: what
-    every card of that kind shares, so a page looks it up once per kind rather than once per card."""
+CardKind = tuple[Any, str, str, tuple[tuple[str, str], ...]]
+
+
+@functools.lru_cache(maxsize=256)
+def provider_icon(code: str) -> str:
+    """A provider's icon (`connections/_provider_icon.html`), rendered once per process: it depends only on
+    the provider's display, which is fixed at import, and a page shows it on every card."""
+    return render_to_string("connections/_provider_icon.html", {"display": display_for(code)})
+
+
+def card_presentation(provider: str, auth_method: str) -> CardKind:
+    """(display, its icon's HTML, auth method label, summary fields as (name, label)) of a provider and auth
+    method: what every card of that kind shares, so a page builds it once per kind rather than per card."""
+    display, icon = display_for(provider), provider_icon(provider)
     spec = REGISTRY.get(provider)
     if spec is None:
-        return display_for(provider), auth_method_label(None, auth_method), ()
+        return display, icon, auth_method_label(None, auth_method), ()
     labels = {f.name: f.label for f in spec.fields}
     summary = tuple((name, labels.get(name, name)) for name in spec.summary_fields)
-    return display_for(provider), auth_method_label(spec, auth_method), summary
+    return display, icon, auth_method_label(spec, auth_method), summary
 
 
 def decorate_cards(cards: list[Connection]) -> None:
@@ -246,12 +259,12 @@ def decorate_cards(cards: list[Connection]) -> None:
     constant number of queries whatever the page holds."""
     counts = role_counts([card.pk for card in cards])
     services.card_counts(cards)
-    kinds: dict[tuple[str, str], tuple[Any, str, tuple[tuple[str, str], ...]]] = {}
+    kinds: dict[tuple[str, str], CardKind] = {}
     for card in cards:
         kind = (card.provider, card.auth_method)
         if kind not in kinds:
             kinds[kind] = card_presentation(*kind)
-        card.display, card.auth_label, summary = kinds[kind]
+        card.display, card.icon, card.auth_label, summary = kinds[kind]
         config = card.config or {}
         card.facts = [(label, config[name]) for name, label in summary if config.get(name)]
         card.role_count = counts.get(card.pk, 0)
@@ -312,6 +325,7 @@ class ConnectionListView(OrgPageMixin, TemplateView):
                 {
                     "spec": spec,
                     "display": DISPLAY[spec.code],
+                    "icon": provider_icon(spec.code),
                     "auth_methods": [method.label for method in spec.auth_methods],
                     "plan_label": needed[0] if needed else "",
                     "plan_message": needed[1] if needed else "",
