@@ -69,7 +69,10 @@ PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
 RECENT_USAGE = 5
 # The detail page's sub-lists (authorizations, roles, dependents) page separately, each with its own parameter.
+# Environments and dependents are one-line chips and links; a role row is a table row with two forms and its
+# permissions, so a page holds fewer of them.
 DETAIL_LIST_SIZE = 20
+ROLES_PAGE_SIZE = 10
 SELECTION_PAGE_SIZE = 50
 # Environment shortcuts (links to each environment's selection) shown on a page before "all environments".
 ENVIRONMENT_LINKS = 24
@@ -513,7 +516,7 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
         # authorizations' page (and the reverse); the counts are of the plain rows.
         authorizations = connection.authorizations.select_related("environment").order_by("environment__slug", "pk")
         auth_page = page_of(request, authorizations, DETAIL_LIST_SIZE, "auth_page")
-        roles_page = page_of(request, connection.roles.order_by("created_at", "pk"), DETAIL_LIST_SIZE, "roles_page")
+        roles_page = page_of(request, connection.roles.order_by("created_at", "pk"), ROLES_PAGE_SIZE, "roles_page")
         dependents = connection.dependents.order_by("name").values_list("name", flat=True)
         dependents_page = page_of(request, dependents, DETAIL_LIST_SIZE, "dependents_page")
         context.update(
