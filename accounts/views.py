@@ -23,8 +23,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import TemplateView
+
+from core.paging import page_of
 
 from . import services
 from .filtersets import AuditPageFilterSet
@@ -44,6 +48,14 @@ from .policy import Action
 
 AUDIT_PAGE_SIZE = 50
 RECENT_AUDIT_EVENTS = 10
+# Lists that grow with the organization show one page at a time (core.paging.page_of).
+MEMBERS_PAGE_SIZE = 25
+INVITATIONS_PAGE_SIZE = 25
+ENVIRONMENTS_PAGE_SIZE = 25
+TOKENS_PAGE_SIZE = 50
+ORGS_PAGE_SIZE = 50
+# The organization home lists a few environments and links to the full (paginated) list.
+HOME_ENVIRONMENTS = 12
 
 
 # --- Authentication (sign-in, passwords and two-factor: accounts/authn/views.py) -----------------
@@ -67,15 +79,21 @@ class HomeView(LoginRequiredMixin, TemplateView):
     template_name = "accounts/home.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        memberships = list(
-            Membership.objects.filter(user=request.user)
-            .select_related("org")
-            .annotate(member_count=Count("org__memberships", distinct=True))
-            .order_by("org__slug")
-        )
-        if len(memberships) == 1:
+        mine = Membership.objects.filter(user=request.user).select_related("org").order_by("org__slug")
+        page = page_of(request, mine, ORGS_PAGE_SIZE)
+        memberships = list(page.object_list)
+        if page.paginator.count == 1:
             return redirect("org_home", org_slug=memberships[0].org.slug)
-        return self.render_to_response(self.get_context_data(memberships=memberships))
+        # Member counts for this page's organizations only, in one grouped query.
+        counts = dict(
+            Membership.objects.filter(org__in=[m.org_id for m in memberships])
+            .values_list("org")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for membership in memberships:
+            membership.member_count = counts.get(membership.org_id, 0)
+        return self.render_to_response(self.get_context_data(memberships=memberships, page_obj=page))
 
 
 class OrgHomeView(OrgPageMixin, TemplateView):
@@ -86,9 +104,9 @@ class OrgHomeView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["environments"] = (
-            Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
-        )
+        environments = Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
+        shown = list(environments[: HOME_ENVIRONMENTS + 1])  # one more than shown: whether to say "see all"
+        context.update(environments=shown[:HOME_ENVIRONMENTS], environments_more=len(shown) > HOME_ENVIRONMENTS)
         context["member_count"] = Membership.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).count()
         context["alerts"] = Notification.objects.restrict(self.actor, Action.VIEW).filter(
             org=self.org, dismissed_at__isnull=True
@@ -108,9 +126,9 @@ class EnvironmentListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["environments"] = (
-            Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
-        )
+        environments = Environment.objects.restrict(self.actor, Action.VIEW).filter(org=self.org).order_by("slug")
+        page = page_of(self.request, environments, ENVIRONMENTS_PAGE_SIZE)
+        context.update(page_obj=page, environments=list(page.object_list))
         if self.can(Action.MANAGE_ENVIRONMENTS):
             context["create_form"] = EnvironmentCreateForm()
         return context
@@ -179,6 +197,20 @@ def open_invitations(view: OrgPageMixin) -> QuerySet:
     )
 
 
+def role_options(choices: list[tuple[str, str]]) -> dict[str, str]:
+    """role -> the `<option>`s of a member row's role select with that role selected ("" for none).
+
+    Every row of a role has the same options: rendered once per page and role rather than once per row."""
+    return {
+        current: format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((value, mark_safe(" selected") if value == current else "", label) for value, label in choices),
+        )
+        for current in ["", *(value for value, _ in choices)]
+    }
+
+
 class MemberListView(OrgPageMixin, TemplateView):
     """Members, and for admins the open invitations (pending or expired) with resend and revoke."""
 
@@ -187,12 +219,18 @@ class MemberListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        memberships = list(org_memberships(self).order_by("user__email"))
-        context["memberships"] = memberships
+        # Members and invitations page separately (`page`, `inv_page`), so paging one keeps the other's place.
+        page = page_of(self.request, org_memberships(self).order_by("user__email", "pk"), MEMBERS_PAGE_SIZE)
+        context.update(page_obj=page, memberships=list(page.object_list))
         if self.can(Action.MANAGE_MEMBERS):
             context["add_form"] = MemberAddForm()
-            context["role_choices"] = MemberRoleForm.base_fields["role"].choices
-            context["invitations"] = list(open_invitations(self).order_by("email"))
+            options = role_options(MemberRoleForm.base_fields["role"].choices)
+            for membership in context["memberships"]:
+                membership.role_options = options.get(membership.role, options[""])
+            invitations = page_of(
+                self.request, open_invitations(self).order_by("email", "pk"), INVITATIONS_PAGE_SIZE, "inv_page"
+            )
+            context.update(invitations_page=invitations, invitations=list(invitations.object_list))
         return context
 
 
@@ -378,7 +416,8 @@ class TokenListView(TokenQuerysetMixin, OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["tokens"] = self.get_token_queryset().order_by("-created_at")
+        page = page_of(self.request, self.get_token_queryset().order_by("-created_at", "-pk"), TOKENS_PAGE_SIZE)
+        context.update(page_obj=page, tokens=list(page.object_list))
         context["show_owner"] = self.can(Action.MANAGE_TOKENS)
         context["create_form"] = TokenCreateForm(max_role=self.role)
         context["now"] = timezone.now()

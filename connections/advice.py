@@ -11,6 +11,7 @@ Nothing here imports models: the connection model calls `separation_warning` wit
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -36,8 +37,16 @@ _PATTERNS = [
 ]
 
 
+# Slugs named in the warning, per tier; a connection authorized for hundreds of environments gets "and N more".
+NAMED_IN_WARNING = 10
+
+
+@functools.lru_cache(maxsize=4096)
 def environment_tier(slug: str, name: str = "") -> str | None:
-    """"development", "production" or None, from whole words of the slug (then the name)."""
+    """"development", "production" or None, from whole words of the slug (then the name).
+
+    Cached: a pure function of two short strings, asked for every authorization of a connection (its
+    detail page classifies all of them, however many), against some forty patterns each time."""
     for text in (slug, name):
         text = (text or "").lower().replace("_", "-")
         for tier, pattern in _PATTERNS:
@@ -55,8 +64,16 @@ def separation_warning(environments: Iterable[Any]) -> str:
             tiers[tier].append(environment.slug)
     if not (tiers[DEVELOPMENT] and tiers[PRODUCTION]):
         return ""
-    dev, prod = ", ".join(sorted(tiers[DEVELOPMENT])), ", ".join(sorted(tiers[PRODUCTION]))
+    dev, prod = _named(tiers[DEVELOPMENT]), _named(tiers[PRODUCTION])
     return (
         f"Authorized for development-like ({dev}) and production-like ({prod}) environments: "
         "use separate connections (and accounts or subscriptions) so a test run cannot reach production."
     )
+
+
+def _named(slugs: list[str]) -> str:
+    """"a, b, c", or the first NAMED_IN_WARNING of them and how many more."""
+    slugs = sorted(slugs)
+    if len(slugs) <= NAMED_IN_WARNING:
+        return ", ".join(slugs)
+    return f"{', '.join(slugs[:NAMED_IN_WARNING])} and {len(slugs) - NAMED_IN_WARNING} more"

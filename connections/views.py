@@ -10,17 +10,19 @@ and never read a secret: they show which secrets are set by fingerprint only.
 
 from __future__ import annotations
 
+import functools
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from celery.result import AsyncResult, EagerResult
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
@@ -34,6 +36,7 @@ from accounts.models import Environment, Organization
 from accounts.policy import Action, check
 from connections.secrets import is_placeholder
 from core import masking
+from core.paging import page_of
 
 from . import oauth_flow, services
 from .advice import separation_warning
@@ -65,6 +68,14 @@ from .trust import federation_setup_for, trust_policy_for
 PAGE_SIZE = 24
 USAGE_PAGE_SIZE = 50
 RECENT_USAGE = 5
+# The detail page's sub-lists (authorizations, roles, dependents) page separately, each with its own parameter.
+# Environments and dependents are one-line chips and links; a role row is a table row with two forms and its
+# permissions, so a page holds fewer of them.
+DETAIL_LIST_SIZE = 20
+ROLES_PAGE_SIZE = 10
+SELECTION_PAGE_SIZE = 50
+# Environment shortcuts (links to each environment's selection) shown on a page before "all environments".
+ENVIRONMENT_LINKS = 24
 NAV_SECTION = "connections"
 
 
@@ -115,6 +126,13 @@ def connection_queryset(view: OrgPageMixin, *, detail: bool = True) -> QuerySet:
 
 def org_environments(view: OrgPageMixin) -> QuerySet:
     return Environment.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).order_by("slug")
+
+
+def environment_links(view: OrgPageMixin) -> tuple[list[Environment], bool]:
+    """The first ENVIRONMENT_LINKS environments for a row of shortcuts, and whether there are more (then
+    the page links to the environments page instead of listing hundreds of chips)."""
+    shown = list(org_environments(view).only("slug", "name")[: ENVIRONMENT_LINKS + 1])
+    return shown[:ENVIRONMENT_LINKS], len(shown) > ENVIRONMENT_LINKS
 
 
 def taken_environments(org: Any, provider: str, exclude: Connection | None = None) -> dict[str, str]:
@@ -208,6 +226,54 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
 # --- The connections page -------------------------------------------------------------------------
 
 
+def role_counts(ids: list[Any]) -> dict[Any, int]:
+    """connection pk -> number of roles, for one page of cards (one grouped query over those rows only)."""
+    if not ids:
+        return {}
+    rows = ConnectionRole.objects.filter(connection_id__in=ids).values("connection_id").annotate(n=Count("id"))
+    return {row["connection_id"]: row["n"] for row in rows.order_by()}
+
+
+CardKind = tuple[Any, str, str, tuple[tuple[str, str], ...]]
+
+
+@functools.lru_cache(maxsize=256)
+def provider_icon(code: str) -> str:
+    """A provider's icon (`connections/_provider_icon.html`), rendered once per process: it depends only on
+    the provider's display, which is fixed at import, and a page shows it on every card."""
+    return render_to_string("connections/_provider_icon.html", {"display": display_for(code)})
+
+
+def card_presentation(provider: str, auth_method: str) -> CardKind:
+    """(display, its icon's HTML, auth method label, summary fields as (name, label)) of a provider and auth
+    method: what every card of that kind shares, so a page builds it once per kind rather than per card."""
+    display, icon = display_for(provider), provider_icon(provider)
+    spec = REGISTRY.get(provider)
+    if spec is None:
+        return display, icon, auth_method_label(None, auth_method), ()
+    labels = {f.name: f.label for f in spec.fields}
+    summary = tuple((name, labels.get(name, name)) for name in spec.summary_fields)
+    return display, icon, auth_method_label(spec, auth_method), summary
+
+
+def decorate_cards(cards: list[Connection]) -> None:
+    """What a card shows besides the row itself, for one page: the provider's look and labels, key facts
+    (the same as `Connection.summary()`), role and linked-object counts, and badges from other apps; a
+    constant number of queries whatever the page holds."""
+    counts = role_counts([card.pk for card in cards])
+    services.card_counts(cards)
+    kinds: dict[tuple[str, str], CardKind] = {}
+    for card in cards:
+        kind = (card.provider, card.auth_method)
+        if kind not in kinds:
+            kinds[kind] = card_presentation(*kind)
+        card.display, card.icon, card.auth_label, summary = kinds[kind]
+        config = card.config or {}
+        card.facts = [(label, config[name]) for name, label in summary if config.get(name)]
+        card.role_count = counts.get(card.pk, 0)
+    badges_for(cards)  # e.g. the VPN status of on-prem connections (registered by the vpn app)
+
+
 FILTER_FORM_FIELDS = ("q", "provider", "status", "rotation_overdue")
 HIDDEN_FILTERS = ("category", "health_status", "environment")
 
@@ -221,9 +287,11 @@ class ConnectionListView(OrgPageMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         authorizations = ConnectionAuthorization.objects.select_related("environment").order_by("environment__slug")
+        # No aggregate here: annotating over every connection of the organization made PostgreSQL group and
+        # sort all of them before taking one page, and the paginator counted that grouped query too. The
+        # page's own aggregates (roles, linked objects, badges) are computed below for its 24 rows only.
         connections = (
             connection_queryset(self, detail=False)
-            .annotate(role_count=Count("roles"))
             .prefetch_related(Prefetch("authorizations", queryset=authorizations))
             .order_by("name")
         )
@@ -231,15 +299,10 @@ class ConnectionListView(OrgPageMixin, TemplateView):
         form = filterset.form
         # An invalid filter shows its error and no cards, rather than silently widening the result.
         rows = connections.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page = page_of(self.request, rows, PAGE_SIZE)
         cards = list(page.object_list)
-        services.card_counts(cards)
-        for connection in cards:
-            spec = REGISTRY.get(connection.provider)
-            connection.display = display_for(connection.provider)
-            connection.auth_label = auth_method_label(spec, connection.auth_method)
-            connection.facts = connection.summary() if spec is not None else []
-        badges_for(cards)  # e.g. the VPN status of on-prem connections (registered by the vpn app)
+        decorate_cards(cards)
+        environments, more_environments = environment_links(self)
         query = self.request.GET
         context.update(
             filter_form=form,
@@ -248,7 +311,8 @@ class ConnectionListView(OrgPageMixin, TemplateView):
             is_filtered=any(query.get(name) for name in form.fields),
             page_obj=page,
             connections=cards,
-            environments=org_environments(self),
+            environments=environments,
+            more_environments=more_environments,
             may_add=self.can(Action.MANAGE_CONNECTIONS),
         )
         if context["may_add"]:
@@ -264,6 +328,7 @@ class ConnectionListView(OrgPageMixin, TemplateView):
                 {
                     "spec": spec,
                     "display": DISPLAY[spec.code],
+                    "icon": provider_icon(spec.code),
                     "auth_methods": [method.label for method in spec.auth_methods],
                     "plan_label": needed[0] if needed else "",
                     "plan_message": needed[1] if needed else "",
@@ -422,6 +487,13 @@ def federation_panel(connection: Connection) -> dict[str, Any] | None:
     return {**setup, "documents": documents}
 
 
+def authorized_separation_warning(connection: Connection) -> str:
+    """The development/production warning over every environment the connection is authorized for (not
+    only the page of them shown): two short columns per authorization, classified in Python."""
+    rows = connection.authorizations.values_list("environment__slug", "environment__name").order_by()
+    return separation_warning(SimpleNamespace(slug=slug, name=name) for slug, name in rows)
+
+
 class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
     """Everything public about a connection, its health and test, authorizations, roles and actions."""
 
@@ -439,14 +511,24 @@ class ConnectionDetailView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
             {"field": field, "fingerprint": connection.secret_fingerprints.get(field.name, "")}
             for field in spec.secret_fields(connection.auth_method)
         ]
-        authorizations = list(connection.authorizations.select_related("environment").order_by("environment__slug"))
+        request = self.request
+        # Each sub-list shows one page and reads its own parameter, so paging the roles keeps the
+        # authorizations' page (and the reverse); the counts are of the plain rows.
+        authorizations = connection.authorizations.select_related("environment").order_by("environment__slug", "pk")
+        auth_page = page_of(request, authorizations, DETAIL_LIST_SIZE, "auth_page")
+        roles_page = page_of(request, connection.roles.order_by("created_at", "pk"), ROLES_PAGE_SIZE, "roles_page")
+        dependents = connection.dependents.order_by("name").values_list("name", flat=True)
+        dependents_page = page_of(request, dependents, DETAIL_LIST_SIZE, "dependents_page")
         context.update(
             facts=facts,
             secrets=secrets,
-            authorizations=authorizations,
-            separation_warning=separation_warning([auth.environment for auth in authorizations]),
-            roles=list(connection.roles.order_by("created_at")),
-            dependents=list(connection.dependents.order_by("name").values_list("name", flat=True)),
+            auth_page=auth_page,
+            authorizations=list(auth_page.object_list),
+            separation_warning=authorized_separation_warning(connection),
+            roles_page=roles_page,
+            roles=list(roles_page.object_list),
+            dependents_page=dependents_page,
+            dependents=list(dependents_page.object_list),
             recent_usage=list(connection.usages.all()[:RECENT_USAGE]),
             trust=trust_policy_panel(connection),
             federation=federation_panel(connection),
@@ -735,7 +817,7 @@ class ConnectionUsageView(ConnectionObjectMixin, OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        page = Paginator(self.connection.usages.all(), USAGE_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page = page_of(self.request, self.connection.usages.all(), USAGE_PAGE_SIZE)
         context.update(page_obj=page, usages=page.object_list)
         return context
 
@@ -783,16 +865,20 @@ class EnvironmentSelectionView(OrgPageMixin, TemplateView):
         authorized = (
             ConnectionAuthorization.objects.filter(environment=self.environment)
             .select_related("connection")
-            .order_by("provider")
+            .order_by("provider", "connection__name", "pk")
         )
+        page = page_of(self.request, authorized, SELECTION_PAGE_SIZE)
+        environments, more_environments = environment_links(self)
         context.update(
             environment=self.environment,
-            environments=org_environments(self),
+            environments=environments,
+            more_environments=more_environments,
             form=form,
             selection=selection,
             selection_display=display_for(selection.provider) if selection else None,
             error=error,
-            authorized=[{"auth": auth, "display": display_for(auth.provider)} for auth in authorized],
+            page_obj=page,
+            authorized=[{"auth": auth, "display": display_for(auth.provider)} for auth in page.object_list],
         )
         return context
 

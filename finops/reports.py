@@ -145,8 +145,11 @@ class Dashboard:
         return not (self.mtd or self.last_month_total or self.daily)
 
 
-def dashboard(org: Organization, *, on: dt.date, trend_days: int = 30) -> Dashboard:
-    """Everything the dashboard shows, in a fixed number of queries."""
+def dashboard(
+    org: Organization, *, on: dt.date, trend_days: int = 30, budgets: list[Budget] | None = None
+) -> Dashboard:
+    """Everything the dashboard shows, in a fixed number of queries; `budgets` limits the budget statuses
+    to those rows (the page passes one page of them), default all."""
     records = CostRecord.objects.filter(org=org)
     first = month_start(on)
     previous = month_start(first - dt.timedelta(days=1))
@@ -181,7 +184,7 @@ def dashboard(org: Organization, *, on: dt.date, trend_days: int = 30) -> Dashbo
         by_connection=grouped(this_month, "connection"),
         by_provider=grouped(this_month, "provider"),
         daily=grouped(trend, "day"),
-        budgets=budget_statuses(org, on=on),
+        budgets=budget_statuses(org, on=on, budgets=budgets),
         anomalies=list(CostAnomaly.objects.filter(org=org).select_related("connection")[:20]),
         recent_jobs=list(SyncJob.objects.filter(org=org).select_related("connection")[:10]),
         comparison=comparison,

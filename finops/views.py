@@ -18,10 +18,13 @@ from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.models import Environment
 from accounts.policy import Action
 from connections.models import Connection
+from core.paging import page_of
 
 from . import charts, reports, services
 from .forms import BudgetForm, SyncForm
 from .models import Budget
+
+BUDGET_PAGE_SIZE = 25
 
 
 class DashboardView(OrgPageMixin, TemplateView):
@@ -31,9 +34,13 @@ class DashboardView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        data = reports.dashboard(self.org, on=services.today())
+        # Budgets grow with the organization: one page of them (`budget_page`), their statuses for that page only.
+        rows = Budget.objects.filter(org=self.org).select_related("org", "environment", "connection")
+        budgets = page_of(self.request, rows.order_by("name", "pk"), BUDGET_PAGE_SIZE, "budget_page")
+        data = reports.dashboard(self.org, on=services.today(), budgets=list(budgets.object_list))
         currencies = [row["currency"] for row in data.comparison]
         context.update(
+            budgets_page=budgets,
             dashboard=data,
             daily_charts=[(c, charts.daily_bars(data.daily, c)) for c in currencies],
             service_bars=(service_bars := charts.share_bars(data.by_service)),

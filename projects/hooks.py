@@ -28,13 +28,17 @@ def deletion_group(connection: Connection) -> services.DependentGroup:
 
 
 def card_count(ids: list[Any]) -> dict[Any, int]:
-    """Projects per connection (as the named cloud connection, state backend or Git source), one query each."""
+    """Projects per connection (as the named cloud connection, state backend or Git source): the three
+    grouped counts in one round trip (UNION ALL), since the connections page asks for every page it shows."""
+
+    def grouped(field: str) -> Any:
+        rows = TerraformProject.objects.filter(**{f"{field}__in": ids}).values_list(field)
+        return rows.annotate(n=Count("id")).order_by()
+
     counts: dict[Any, int] = {}
-    for field in ("connection", "backend_connection", "git_connection"):
-        for row in (
-            TerraformProject.objects.filter(**{f"{field}__in": ids}).values(field).annotate(n=Count("id")).order_by()
-        ):
-            counts[row[field]] = counts.get(row[field], 0) + row["n"]
+    rows = grouped("connection").union(grouped("backend_connection"), grouped("git_connection"), all=True)
+    for connection_id, n in rows.order_by():
+        counts[connection_id] = counts.get(connection_id, 0) + n
     return counts
 
 

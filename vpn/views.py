@@ -19,6 +19,7 @@ from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.policy import Action
 from connections.models import Connection
 from connections.services import PlanLimitError
+from core.paging import page_of
 
 from . import services
 from .choices import UP_STATUSES, VpnStatusChoices
@@ -26,6 +27,8 @@ from .downloads import do_download_router_config, vendor_choices
 from .models import VpnConnection, connections_by_network, estimated_monthly_cost
 
 NAV_SECTION = "vpn"
+VPN_PAGE_SIZE = 50
+USED_BY_PAGE_SIZE = 20
 # On-prem connections name the router's maker; the configuration of a Ubiquiti router is EdgeOS syntax.
 VENDOR_OF_ROUTER = {"ubiquiti": "edgeos"}
 
@@ -42,11 +45,14 @@ class VpnListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        vpns = list(vpn_queryset(self).order_by("onprem_subnet", "public_ip"))
-        by_network = connections_by_network([self.org.pk])
+        page = page_of(self.request, vpn_queryset(self).order_by("onprem_subnet", "public_ip", "pk"), VPN_PAGE_SIZE)
+        vpns = list(page.object_list)
+        by_network = connections_by_network([self.org.pk]) if vpns else {}
         for vpn in vpns:
             vpn.used_by = by_network.get((vpn.onprem_subnet, vpn.public_ip), [])
-        context.update(vpns=vpns, monthly_cost=estimated_monthly_cost(), plan_message=_plan_message(self.org))
+        context.update(
+            page_obj=page, vpns=vpns, monthly_cost=estimated_monthly_cost(), plan_message=_plan_message(self.org)
+        )
         return context
 
 
@@ -96,8 +102,10 @@ class VpnDetailView(VpnObjectMixin, OrgPageMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         vpn = self.vpn
+        used_by = page_of(self.request, vpn.connections_using().values_list("name", flat=True), USED_BY_PAGE_SIZE)
         context.update(
-            used_by=list(vpn.connections_using().values_list("name", flat=True)),
+            used_by_page=used_by,
+            used_by=list(used_by.object_list),
             vendors=vendor_choices(),
             preferred_vendor=VENDOR_OF_ROUTER.get(vpn.router_vendor, vpn.router_vendor),
             provisioned=bool(vpn.tunnel1_outside_ip) and vpn.status in UP_STATUSES,

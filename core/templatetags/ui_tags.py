@@ -4,6 +4,7 @@
 {% form_field form.slug %}              label, input, help text and errors, wired with aria-describedby
 {{ event.details|compact_json }}        one-line JSON for tables
 {{ event.details|pretty_json }}         indented JSON for an expanded details cell
+<a href="{% page_url 3 "roles_page" %}">  this URL's query with only `roles_page` replaced (pagination links)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from django import template
 from django.forms import BoundField
+from django.template.context import Context
 
 register = template.Library()
 
@@ -43,3 +45,15 @@ def pretty_json(value: Any) -> str:
     if value in (None, "", {}, []):
         return ""
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, default=str)
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: Context, number: int, param: str = "page") -> str:
+    """`?<query>` of the current request with `param` set to `number` and every other parameter kept.
+
+    Filters and the other lists' page numbers stay in the link, so paging a filtered list, or one sub-list
+    of a detail page, changes nothing else. The result is escaped like any variable (`&` -> `&amp;`).
+    """
+    query = context["request"].GET.copy()
+    query[param] = str(number)
+    return f"?{query.urlencode()}"

@@ -4,6 +4,7 @@ the forms and their service errors, tokens shown once, audit filters and paginat
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from typing import Any
 
@@ -528,18 +529,21 @@ def test_audit_rows_fold_their_details(client_as, org, members):
     client = client_as("admin")
     client.post(url("environment_create"), {"slug": "qa"}, HTTP_X_REQUEST_ID="req-12345678")
     page = text(client.get(url("audit_list")))
-    assert page.count("<th scope=\"col\">") == 4  # four columns fit a laptop screen
+    assert page.count('<th scope="col">') == 4  # four columns fit a laptop screen
     assert page.count("<details>") == page.count("<tr>") - 1  # every row folds its details
 
 
-# --- Query counts do not grow with rows -----------------------------------------------------------
+# --- Query counts do not grow with rows, and long lists are paginated -----------------------------
 
-# Admin pages: session, user, organization, role, the switcher's memberships, the rows (and, for the
-# audit trail, guardian's grant lookups, the paginator's count and the environment suggestions).
-MAX_QUERIES = {"environment_list": 8, "member_list": 8, "audit_list": 12}
+# Admin pages: session, user, organization, role, the switcher's memberships, the open-alert count, the
+# paginator's count and the rows (the members page: also the open invitations' count and rows; the audit
+# trail: guardian's grant lookups and the environment suggestions).
+MAX_QUERIES = {"environment_list": 8, "member_list": 10, "token_list": 9, "audit_list": 12}
+PAGE_ROWS = 50  # accounts.views.TOKENS_PAGE_SIZE
+MEMBER_ROWS = ENVIRONMENT_ROWS = 25
 
 
-@pytest.fixture(params=[10, 100], ids=lambda n: f"{n}-rows")
+@pytest.fixture(params=[10, 1000], ids=lambda n: f"{n}-rows")
 def row_count(request) -> int:
     return request.param
 
@@ -551,27 +555,97 @@ def test_environment_list_queries_do_not_grow(
     client = client_as("admin")
     with django_assert_max_num_queries(MAX_QUERIES["environment_list"]):
         response = client.get(url("environment_list"))
-    assert body_rows(text(response)) == row_count + 3
+    assert body_rows(text(response)) == min(row_count + 3, ENVIRONMENT_ROWS)
+    assert f"{row_count + 3} environments" in text(response)
 
 
 def test_member_list_queries_do_not_grow(
     client_as, org, members, add_members, row_count, django_assert_max_num_queries
 ):
     add_members(row_count)
+    for i in range(row_count // 10):
+        make_invitation(org, email=f"invited-{i:03d}@example.com")
     client = client_as("admin")
     with django_assert_max_num_queries(MAX_QUERIES["member_list"]):
         response = client.get(url("member_list"))
-    assert body_rows(text(response)) == row_count + 4
+    page = text(response)
+    assert body_rows(page) == min(row_count + 4, MEMBER_ROWS)
+    assert f"{row_count + 4} members" in page
+
+
+def test_token_list_queries_do_not_grow(client_as, org, members, row_count, django_assert_max_num_queries):
+    APIToken.objects.bulk_create(
+        APIToken(org=org, user=members["admin"], name=f"t{i}", prefix=f"p{i:05d}", key_hash=f"h{i}")
+        for i in range(row_count)
+    )
+    client = client_as("admin")
+    with django_assert_max_num_queries(MAX_QUERIES["token_list"]):
+        response = client.get(url("token_list"))
+    assert body_rows(text(response)) == min(row_count, PAGE_ROWS)
 
 
 def test_audit_page_queries_do_not_grow(
     client_as, org, members, add_audit_events, row_count, django_assert_max_num_queries
 ):
-    add_audit_events(row_count)
+    add_audit_events(min(row_count, 100))  # the audit writer chains one event at a time
     client = client_as("admin")
     with django_assert_max_num_queries(MAX_QUERIES["audit_list"]):
         response = client.get(url("audit_list"))
     assert body_rows(text(response)) == min(row_count, 50)
 
 
+def page_links(page: str) -> list[str]:
+    """The hrefs of the pagination links (First, Previous, Next, Last), HTML-unescaped."""
+    nav = re.search(r'<nav class="pagination".*?</nav>', page, re.S)
+    return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', nav.group(0))] if nav else []
+
+
+def test_member_pages_walk_every_member_once(client_as, org, members, add_members):
+    add_members(120)
+    client = client_as("admin")
+    pages = [
+        set(re.findall(r"bulk-\d{4}@acme\.test", text(client.get(url("member_list"), {"page": number}))))
+        for number in (1, 2, 3, 4, 5)
+    ]
+    # By e-mail: admin@ sorts before bulk-*, provisioner@, user@ and viewer@ after them.
+    assert [len(page) for page in pages] == [24, 25, 25, 25, 21]
+    assert len(set().union(*pages)) == 120
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "999", "1.5", ""])
+def test_a_bad_page_number_gives_a_page_not_an_error(client_as, org, members, add_members, page):
+    add_members(60)
+    response = client_as("admin").get(url("member_list"), {"page": page})
+    assert response.status_code == 200
+    assert body_rows(text(response)) in (25, 14)  # the first page, or the last for a number past the end
+
+
+def test_member_and_invitation_lists_page_separately(client_as, org, members, add_members):
+    """The invitations' links carry the members' page (and the reverse): paging one keeps the other."""
+    add_members(60)
+    for i in range(30):  # two pages of 25
+        make_invitation(org, email=f"invited-{i:03d}@example.com")
+    page = text(client_as("admin").get(url("member_list"), {"page": 2, "inv_page": 1}))
+    links = page_links(page)
+    assert "?page=1&inv_page=1#member-list-heading" in links  # members: First, keeping inv_page
+    invitations = page[page.index('id="invitation-list-heading"') :]
+    assert "?page=2&inv_page=2#invitation-list-heading" in page_links(invitations)  # invitations: Next
+
+
+def test_environment_page_links_keep_other_parameters(client_as, org, members, add_environments):
+    add_environments(120)  # five pages
+    page = text(client_as("admin").get(url("environment_list"), {"page": 2, "sort": "name"}))
+    assert "?page=3&sort=name#env-list-heading" in page_links(page)
+    assert "?page=1&sort=name#env-list-heading" in page_links(page)
+
+
 # --- Template tags --------------------------------------------------------------------------------
+
+
+def test_member_rows_select_each_members_own_role(client_as, org, members):
+    page = text(client_as("admin").get(url("member_list")))
+    for role, user in members.items():
+        pk = Membership.objects.get(org=org, user=user).pk
+        select = re.search(rf'<select id="role-{pk}" name="role">(.*?)</select>', page, re.S).group(1)
+        assert re.findall(r"<option [^>]*selected", select) == [f'<option value="{role}" selected']
+        assert select.count("<option") == 4

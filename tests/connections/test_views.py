@@ -784,3 +784,159 @@ def test_remove_role(client, members, aws):
     client.force_login(members["provisioner"])
     assert client.post(f"/o/acme/connections/aws-prod/roles/{role.pk}/delete/").status_code == 302
     assert not ConnectionRole.objects.exists()
+
+
+# --- Pages stay the same size as the organization grows (issue 13) ----------------------------------
+
+
+def _bulk_rows(org, count: int, prefix: str = "row") -> list[Connection]:
+    """`count` GitHub connections in one insert (public fields only: the pages never read the secret), each
+    authorized for the development environment, every other one with a role-like AWS sibling's role."""
+    rows = Connection.objects.bulk_create(
+        Connection(
+            org=org,
+            name=f"{prefix}-{i:04d}",
+            provider="github",
+            category="git",
+            auth_method="pat",
+            config={"base_url": "https://api.github.com", "organization": "acme"},
+        )
+        for i in range(count)
+    )
+    development = Environment.objects.get(org=org, slug="development")
+    ConnectionAuthorization.objects.bulk_create(
+        ConnectionAuthorization(org=org, connection=row, environment=development, provider="github") for row in rows
+    )
+    return rows
+
+
+@pytest.mark.parametrize("role", ["viewer", "admin"])
+def test_connections_page_queries_are_the_same_at_10_and_1000(client_as, org, members, role):
+    """The page's aggregates are computed for its 24 rows: the same queries whatever the organization holds."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_as(role)
+    _bulk_rows(org, 10)
+    client.get(url("connection_list"))  # warm the per-process caches (content types) before counting
+    with CaptureQueriesContext(db) as small:
+        assert len(card_names(text(client.get(url("connection_list"))))) == 10
+    _bulk_rows(org, 990, prefix="zz")
+    with CaptureQueriesContext(db) as large:
+        page = text(client.get(url("connection_list")))
+    assert len(card_names(page)) == 24 and "Page 1 of 42" in page  # a page, not the lot
+    assert len(large.captured_queries) == len(small.captured_queries) <= QUERY_BOUND
+    # No aggregate over every connection: a GROUP BY only over the page's ids.
+    assert all("IN (" in q["sql"] for q in large.captured_queries if "GROUP BY" in q["sql"])
+
+
+def test_connections_page_counts_roles_of_its_own_cards(client_as, org, members, make_connection):
+    aws = make_connection(org, "aws", name="aws-a")
+    ConnectionRole.objects.bulk_create(
+        ConnectionRole(connection=aws, org=org, role_arn=f"arn:aws:iam::123456789012:role/r{i}") for i in range(3)
+    )
+    make_connection(org, "aws", name="aws-b")
+    page = text(client_as("viewer").get(url("connection_list")))
+    cards = dict(re.findall(r'<h3 id="connection-[^"]+"><a [^>]*>([a-z0-9-]+)</a></h3>(.*?)</article>', page, re.S))
+    assert re.findall(r"\d+ roles?\b", cards["aws-a"]) == ["3 roles"]
+    assert re.findall(r"\d+ roles?\b", cards["aws-b"]) == []
+
+
+def test_connections_page_paginator_counts_the_plain_queryset(client_as, org, members):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    _bulk_rows(org, 30)
+    with CaptureQueriesContext(db) as ctx:
+        page = text(client_as("viewer").get(url("connection_list"), {"page": 2}))
+    assert "Page 2 of 2" in page and len(card_names(page)) == 6
+    count = next(
+        q["sql"] for q in ctx.captured_queries if "COUNT(*)" in q["sql"] and "connections_connection" in q["sql"]
+    )
+    assert "connectionrole" not in count and "GROUP BY" not in count
+
+
+def _detail_rows(org, connection: Connection, count: int) -> None:
+    """`count` environments the connection is authorized for, `count` roles and `count` connections borrowing it."""
+    envs = Environment.objects.bulk_create(
+        Environment(org=org, slug=f"x-{connection.name}-{i:04d}", name=f"X {i}") for i in range(count)
+    )
+    ConnectionAuthorization.objects.bulk_create(
+        ConnectionAuthorization(org=org, connection=connection, environment=env, provider="aws") for env in envs
+    )
+    ConnectionRole.objects.bulk_create(
+        ConnectionRole(org=org, connection=connection, name=f"role-{i:04d}",
+                       role_arn=f"arn:aws:iam::123456789012:role/role-{i:04d}")
+        for i in range(count)
+    )  # fmt: skip
+    Connection.objects.bulk_create(
+        Connection(
+            org=org,
+            name=f"ecr-{connection.name}-{i:04d}",
+            provider="ecr",
+            category="registry",
+            auth_method="cloud_connection",
+            cloud_connection=connection,
+            config={"region": "eu-west-1", "cloud_connection": connection.name},
+        )
+        for i in range(count)
+    )
+
+
+def test_detail_page_queries_and_size_do_not_grow(client_as, org, members, make_connection):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    small, large = make_connection(org, "aws", name="aws-small"), make_connection(org, "aws", name="aws-large")
+    _detail_rows(org, small, 10)
+    _detail_rows(org, large, 1000)
+    client = client_as("admin")
+    client.get(url("connection_detail", connection_name="aws-small"))  # warm the per-process caches
+    sizes, counts = [], []
+    for name in ("aws-small", "aws-large"):
+        with CaptureQueriesContext(db) as ctx:
+            response = client.get(url("connection_detail", connection_name=name))
+        assert response.status_code == 200
+        sizes.append(len(response.content))
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    # Was 1.3 MB at 1,000 authorizations and roles; now one page (20) of each against 10 of each.
+    assert sizes[1] < sizes[0] * 2
+    page = text(response)
+    assert page.count('class="chip"') == 20 and page.count("role-0") == 10 * 2  # name + ARN per role row
+    assert "Page 1 of 50" in page
+
+
+def test_detail_sub_lists_page_separately(client_as, org, members, make_connection):
+    conn = make_connection(org, "aws", name="aws-main")
+    _detail_rows(org, conn, 45)
+    client = client_as("admin")
+    page = text(client.get(url("connection_detail", connection_name="aws-main"), {"roles_page": 3, "auth_page": 2}))
+    assert "role-0020" in page and "role-0019" not in page and "role-0030" not in page  # roles 21-30
+    assert ">x-aws-main-0020" in page and ">x-aws-main-0000" not in page  # environments 21-40
+    links = [html.unescape(h) for h in re.findall(r'href="(\?[^"]*)"', page)]
+    assert "?roles_page=2&auth_page=2#roles-heading" in links  # roles: Previous keeps the environments' page
+    assert "?roles_page=3&auth_page=3#environments-heading" in links  # environments: Next keeps the roles' page
+    assert "?roles_page=3&auth_page=2&dependents_page=2#dependents-heading" in links
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "99999", ""])
+def test_detail_sub_list_bad_page_numbers_give_a_page(client_as, org, members, make_connection, value):
+    conn = make_connection(org, "aws", name="aws-main")
+    _detail_rows(org, conn, 25)
+    response = client_as("viewer").get(
+        url("connection_detail", connection_name="aws-main"), {"roles_page": value, "auth_page": value}
+    )
+    assert response.status_code == 200
+
+
+def test_selection_page_lists_one_page_of_authorized_connections(client_as, org, members):
+    _bulk_rows(org, 60)
+    page = text(client_as("viewer").get(url("environment_selection", env_slug="development"), {"page": 2}))
+    assert "Page 2 of 2" in page and "row-0059" in page and "row-0000" not in page
+
+
+def test_environment_shortcuts_stop_at_24(client_as, org, members):
+    Environment.objects.bulk_create(Environment(org=org, slug=f"e-{i:03d}", name=f"E {i:03d}") for i in range(100))
+    page = text(client_as("viewer").get(url("connection_list")))
+    assert page.count("selection</span></a></li>") == 24 and "All environments…" in page

@@ -152,3 +152,17 @@ def test_usage_page_renders_svg_charts(org, members, client_as):
     setup_project(org)
     html = client_as("viewer").get(f"/o/{org.slug}/usage/").content.decode()
     assert "<svg" in html and "Runs per day as a table" in html and "style=" not in html
+
+
+def test_card_count_sums_every_role_of_a_connection_in_one_query(org, members, django_assert_num_queries):
+    """A project counts once per field naming the connection (cloud connection, state backend, Git source),
+    and the three counts come back in one round trip whatever the page holds."""
+    from projects.hooks import card_count
+
+    project = setup_project(org)
+    aws = project.connection
+    other = create_connection(org, "github", name="gh-other")
+    TerraformProject.objects.filter(pk=project.pk).update(backend_connection=aws, git_connection=other)
+    with django_assert_num_queries(1):
+        counts = card_count([aws.pk, other.pk])
+    assert counts == {aws.pk: 2, other.pk: 1}
