@@ -33,7 +33,7 @@ from accounts.choices import PLAN_ORDER
 from accounts.forms import ConfirmForm
 from accounts.mixins import OrgFormView, OrgPageMixin
 from accounts.models import Environment, Organization
-from accounts.policy import Action, check
+from accounts.policy import Action, check, restrict_to_org
 from connections.secrets import is_placeholder
 from core import masking
 from core.paging import page_of
@@ -116,7 +116,7 @@ def connection_queryset(view: OrgPageMixin, *, detail: bool = True) -> QuerySet:
 
     The ciphertext is never displayed, so it is not even read.
     """
-    connections = Connection.objects.restrict(view.actor, Action.VIEW).filter(org=view.org)
+    connections = restrict_to_org(Connection.objects.all(), view.actor, Action.VIEW, view.org)
     if not detail:
         return connections.defer("secrets_envelope")
     return connections.select_related("cloud_connection", "created_by", "updated_by").defer(
@@ -125,7 +125,7 @@ def connection_queryset(view: OrgPageMixin, *, detail: bool = True) -> QuerySet:
 
 
 def org_environments(view: OrgPageMixin) -> QuerySet:
-    return Environment.objects.restrict(view.actor, Action.VIEW).filter(org=view.org).order_by("slug")
+    return restrict_to_org(Environment.objects.all(), view.actor, Action.VIEW, view.org).order_by("slug")
 
 
 def environment_links(view: OrgPageMixin) -> tuple[list[Environment], bool]:
