@@ -29,7 +29,8 @@ What it does, in order:
 4. Runs wrk per URL (`--duration` seconds each, after a warm-up pass) and prints the table. After each run
    it waits until the workers have finished what wrk left queued (sync workers finish abandoned requests),
    and a URL that answered fewer than 48 requests in a run is run again at once for longer (up to 60 s,
-   printed under the table): a slow page's first answers come before the queue forms and would flatter it.
+   printed under the table; the second run is kept whatever it gives): a slow page's first answers come
+   before the queue forms and would flatter it.
 5. Stops gunicorn and drops the database at the end, also on Ctrl-C, SIGTERM or an exception.
 
 Exit status: 0 whether targets are met or not (it is a measurement); 1 with one line when any request
@@ -610,23 +611,32 @@ def check_answers(bench: Bench, groups: list[list[Target]]) -> None:
 
 
 def timed_run(bench: Bench, target: Target, durations: dict[str, int], verbose: bool) -> Result:
-    """One measurement of `target`, long enough for MIN_REQUESTS answers (at most MAX_SECONDS).
+    """One measurement of `target`, long enough for about MIN_REQUESTS answers (at most MAX_SECONDS).
 
     With 16 clients on 4 sync workers the first answers of a run come before the queue has formed; a slow
     page that completes only a few requests in `--duration` would report that optimistic start as its p50.
-    Such a URL is measured again at once for longer, and keeps the longer duration in later repetitions.
+    Such a run is discarded and the URL measured once more at once, for 1.5x the time its count says it
+    needs; that second run is kept whatever it gives (retrying until a run is fast enough would keep the
+    lucky ones), and the URL keeps the longer duration in later repetitions.
     """
     seconds = durations.get(target.key, bench.duration)
-    while True:
-        result = bench.load(target, seconds)
-        if verbose:
-            print(f"    {target.key:<16} {seconds:>3} s: {result.requests:>6} requests, p50 {result.p50_ms:8.1f} ms, "
-                  f"p99 {result.p99_ms:8.1f} ms{', FAILED ' + str(result.failures) if result.failures else ''}",
-                  flush=True)
-        if result.requests >= MIN_REQUESTS or seconds >= MAX_SECONDS:
-            return result
-        seconds = min(MAX_SECONDS, max(seconds + 1, math.ceil(seconds * MIN_REQUESTS / max(result.requests, 1))))
-        durations[target.key] = seconds
+    result = bench.load(target, seconds)
+    if verbose:
+        print_run(target, seconds, result)
+    if result.requests >= MIN_REQUESTS or seconds >= MAX_SECONDS:
+        return result
+    seconds = min(MAX_SECONDS, math.ceil(1.5 * seconds * MIN_REQUESTS / max(result.requests, 1)))
+    durations[target.key] = seconds
+    result = bench.load(target, seconds)
+    if verbose:
+        print_run(target, seconds, result)
+    return result
+
+
+def print_run(target: Target, seconds: int, result: Result) -> None:
+    failed = f", FAILED {result.failures}" if result.failures else ""
+    print(f"    {target.key:<16} {seconds:>3} s: {result.requests:>6} requests, p50 {result.p50_ms:8.1f} ms, "
+          f"p99 {result.p99_ms:8.1f} ms{failed}", flush=True)
 
 
 def measure(
