@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint browser strongswan services bench clean
+.PHONY: install run test lint browser strongswan services wrk bench bench-http clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,9 +56,25 @@ strongswan:
 services:
 	@bash scripts/ensure-services
 
-## Run every bench and write their rows into the README's benchmark table (BENCH="runs key_rewrap" for some).
-bench: install
+## Debian's wrk, the load generator of bench/http_load.py (gunicorn under 16 concurrent clients).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != "0" ]; then echo "install Debian's wrk (apt-get install wrk)" >&2; exit 1; fi; \
+	  echo "Installing Debian's wrk..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+## Every bench (or BENCH="runs key_rewrap"), their rows written into the README's benchmark table.
+## bench/http_load.py needs PostgreSQL (started here when installed) and wrk.
+bench: install wrk
+	@bash scripts/ensure-services postgres
 	$(PY) bench/report.py $(BENCH)
+
+## Only the paired HTTP load measurement (~10 minutes; ARGS="--quick" checks it runs in ~3).
+bench-http: install wrk
+	@bash scripts/ensure-services postgres
+	$(PY) bench/http_load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(FOCUS_VENV) .pytest_cache .ruff_cache staticfiles
