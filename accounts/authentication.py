@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from .models import APIToken, hash_token
+from .models import APIToken, Membership, hash_token
+from .policy import remember_role
 
 # last_used_at is written at most this often per token, so a busy CI token does not write on every call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -25,7 +27,15 @@ class APITokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'.")
-        token = APIToken.objects.select_related("user", "org").filter(key_hash=hash_token(header[1])).first()
+        # The user's membership role in the token's organization comes with the token (a subquery, no second
+        # query): org-scoped views need it on every request (OrgScopedMixin.get_org).
+        role = Membership.objects.filter(user=OuterRef("user_id"), org=OuterRef("org_id")).order_by().values("role")
+        token = (
+            APIToken.objects.select_related("user", "org")
+            .annotate(member_role=Subquery(role[:1]))
+            .filter(key_hash=hash_token(header[1]))
+            .first()
+        )
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if token.is_expired:
@@ -36,6 +46,7 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
+        remember_role(token.user, token.org_id, token.member_role)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -430,7 +430,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.filters.FilterBackend",  # django-filter's, without the filterset when no filter is asked for
         "rest_framework.filters.OrderingFilter",
     ],
     # Error answers documented on every operation; operations grouped by resource with summaries.

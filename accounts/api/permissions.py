@@ -13,7 +13,16 @@ from rest_framework.request import Request
 from accounts.actors import split_actor
 from accounts.authn import twofactor
 from accounts.models import Membership, Organization
-from accounts.policy import Action, can, member_org_ids, remember_role, restrict_to_org, visible
+from accounts.policy import (
+    MIN_ROLE,
+    Action,
+    can,
+    member_org_ids,
+    remember_role,
+    restrict_to_org,
+    roles_at_least,
+    visible,
+)
 
 TWO_FACTOR_REQUIRED = (
     "This organization requires two-factor authentication for admins: turn it on for your account first."
@@ -91,7 +100,10 @@ class OrgScopedMixin:
     def get_org(self) -> Organization:
         if not hasattr(self, "_org"):
             slug = self.kwargs.get("org_slug")
-            user, _ = split_actor(self.actor)
+            user, token = split_actor(self.actor)
+            if token is not None and "member_role" in token.__dict__:
+                self._org = self._token_org(token, slug)
+                return self._org
             # The user's membership role comes with the organization: the policy checks that follow need it.
             role = Membership.objects.filter(user=user, org=OuterRef("pk")).values("role")[:1]
             orgs = Organization.objects.filter(slug=slug, pk__in=member_org_ids(self.actor))
@@ -102,6 +114,18 @@ class OrgScopedMixin:
                 remember_role(user, org.pk, org.member_role)
             self._org = org
         return self._org
+
+    @staticmethod
+    def _token_org(token: Any, slug: str | None) -> Organization:
+        """The organization for a token read by `APITokenAuthentication` (with its organization and the user's
+        role there), without a query: the one the query below would find, i.e. the token's own organization,
+        when the token is usable and its user still a member there; else 404."""
+        org = token.org
+        if org.slug != slug or not token.is_usable or token.member_role not in roles_at_least(MIN_ROLE[Action.VIEW]):
+            raise Http404("Organization not found.")
+        org.member_role = token.member_role
+        remember_role(token.user, org.pk, token.member_role)
+        return org
 
     def required_action(self) -> Action:
         name = getattr(self, "action", None) or ""

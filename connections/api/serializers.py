@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery, TextField
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -197,9 +198,44 @@ RESPONSE_COLUMNS = {
 }
 
 
+class _GrantedEnvironments(Subquery):
+    """The environments a connection is authorized for, as JSON text `[["slug", "name"], ...]` ordered by slug:
+    a column of the connection's own query, so a page of connections needs no second query for them."""
+
+    output_field = TextField()
+
+    def __init__(self) -> None:
+        granted = (
+            ConnectionAuthorization.objects.filter(connection_id=OuterRef("pk"))
+            .annotate(env_slug=F("environment__slug"), env_name=F("environment__name"))
+            .order_by()
+            .values("env_slug", "env_name")
+        )
+        super().__init__(granted)
+
+    def as_sql(self, compiler: Any, connection: Any, template: Any = None, **extra: Any) -> tuple[str, Any]:
+        # json_agg with its own ORDER BY: the order of a subquery's rows is not kept by an aggregate.
+        template = (
+            "(SELECT COALESCE(json_agg(json_build_array(_g.env_slug, _g.env_name) ORDER BY _g.env_slug), "
+            "'[]')::text FROM (%(subquery)s) _g)"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        # SQLite's json_group_array follows the order of the rows it reads, ordered here.
+        template = (
+            "(SELECT COALESCE(json_group_array(json_array(_g.env_slug, _g.env_name)), '[]') "
+            "FROM (SELECT * FROM (%(subquery)s) ORDER BY env_slug) _g)"
+        )
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
 def with_response_columns(queryset: QuerySet) -> QuerySet:
-    """Connections as the list and detail responses read them: the related values as annotations."""
-    return queryset.annotate(**{name: F(path) for name, path in RESPONSE_COLUMNS.items()})
+    """Connections as the list and detail responses read them: the related values as annotations, and the
+    authorized environments as one JSON column (`_GrantedEnvironments`)."""
+    return queryset.annotate(
+        **{name: F(path) for name, path in RESPONSE_COLUMNS.items()}, response_environments=_GrantedEnvironments()
+    )
 
 
 def _related(instance: Connection, column: str, relation: str, attribute: str) -> Any:
@@ -339,7 +375,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def prepare_page(self, rows: list[Connection]) -> None:
         environments: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
-        if rows:
+        if rows and all("response_environments" in row.__dict__ for row in rows):  # with_response_columns()
+            for row in rows:
+                environments[row.pk] = [(slug, name) for slug, name in json.loads(row.response_environments)]
+        elif rows:
             granted = ConnectionAuthorization.objects.filter(connection_id__in=list(environments)).values_list(
                 "connection_id", "environment__slug", "environment__name"
             )

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, QuerySet
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -30,6 +29,7 @@ from accounts.api.permissions import OrgScopedMixin
 from accounts.models import Environment
 from accounts.policy import Action
 from core.api.errors import error_body
+from core.api.filters import FilterBackend
 
 from .. import services
 from ..filtersets import ConnectionFilterSet
@@ -105,7 +105,7 @@ class ConnectionViewSet(
     queryset = Connection.objects.none()
     serializer_class = s.ConnectionSerializer
     filterset_class = ConnectionFilterSet
-    filter_backends = [DjangoFilterBackend, NullsLastOrderingFilter]
+    filter_backends = [FilterBackend, NullsLastOrderingFilter]
     ordering_fields = ["name", "provider", "created_at", "last_used_at"]
     ordering = ["name"]
     lookup_field = "name"

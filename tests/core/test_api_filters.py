@@ -55,3 +55,107 @@ def test_every_app_uses_the_utc_iso_filter():
 def test_run_history_with_extreme_offsets_answers(api_as, org, query):
     response = api_as("admin").get(f"/api/v1/orgs/acme/runs/?{query}")
     assert response.status_code in (200, 400), response.content
+
+
+# --- FilterBackend: no filter parameter, no filterset ---------------------------------------------------------
+
+
+def _api_filtersets() -> list[type]:
+    """Every FilterSet class of the apps (imported through the API's URLs)."""
+    import django_filters
+    from django.urls import get_resolver
+
+    assert get_resolver().url_patterns  # imports every API view, hence every filterset
+    found, pending = [], list(django_filters.FilterSet.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.split(".")[0] in ("accounts", "connections", "identity", "vpn", "finops", "projects"):
+            found.append(cls)
+    return found
+
+
+def test_every_filterset_without_parameters_leaves_the_queryset_as_it_is():
+    """What makes skipping it safe: for every filterset the backend may skip, a request without parameters
+    gets exactly the query it started from."""
+    from django.http import QueryDict
+
+    from core.api.filters import _filter_prefixes
+
+    skippable = [cls for cls in _api_filtersets() if _filter_prefixes(cls) is not None]
+    assert len(skippable) >= 8
+    for cls in skippable:
+        queryset = cls._meta.model.objects.all()
+        filterset = cls(data=QueryDict(""), queryset=queryset)
+        assert filterset.is_valid(), (cls, filterset.errors)
+        assert str(filterset.qs.query) == str(queryset.query), cls
+
+
+def test_a_filterset_that_could_act_without_parameters_always_runs():
+    import django_filters
+
+    from accounts.models import Environment
+    from core.api.filters import _filter_prefixes
+
+    class Required(django_filters.FilterSet):
+        slug = django_filters.CharFilter(required=True)
+
+        class Meta:
+            model = Environment
+            fields: list[str] = []
+
+    class OwnQs(django_filters.FilterSet):
+        class Meta:
+            model = Environment
+            fields = ["slug"]
+
+        @property
+        def qs(self):
+            return super().qs.exclude(slug="production")
+
+    class Plain(django_filters.FilterSet):
+        class Meta:
+            model = Environment
+            fields = ["slug", "name"]
+
+    assert _filter_prefixes(Required) is None and _filter_prefixes(OwnQs) is None
+    assert set(_filter_prefixes(Plain)) == {"slug", "name"}
+
+
+def test_a_list_without_filter_parameters_builds_no_filterset(api_as, org, monkeypatch):
+    from connections.filtersets import ConnectionFilterSet
+
+    built = []
+    original = ConnectionFilterSet.__init__
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConnectionFilterSet, "__init__", counting)
+    client = api_as("viewer")
+    assert client.get("/api/v1/orgs/acme/connections/?page_size=5&ordering=-name").status_code == 200
+    assert built == []
+    assert client.get("/api/v1/orgs/acme/connections/?q=").status_code == 200  # an empty filter still runs it
+    assert built == [1]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("provider=nope", "provider"), ("rotation_overdue=maybe", "rotation_overdue"), ("status=x&page_size=2", "status")],
+)
+def test_filter_parameters_are_validated_as_before(api_as, org, query, field):
+    response = api_as("viewer").get(f"/api/v1/orgs/acme/connections/?{query}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_audit_filters_still_apply(api_as, org, members):
+    from accounts.services import do_add_member, do_create_environment
+
+    do_create_environment(org, actor=members["admin"], slug="qa", name="QA")
+    do_add_member(org, actor=members["admin"], email="new@acme.test", role="viewer")
+    client = api_as("admin")
+    everything = client.get("/api/v1/orgs/acme/audit/").json()["results"]
+    created = client.get("/api/v1/orgs/acme/audit/?action=environment.created").json()["results"]
+    assert 0 < len(created) < len(everything)
+    assert {event["action"] for event in created} == {"environment.created"}
