@@ -12,6 +12,7 @@ import base64
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -45,6 +46,34 @@ def _in_thread(target: Any, results: dict[str, Any]) -> threading.Thread:
     return thread
 
 
+def _second_waits_for_first(
+    monkeypatch: Any, pause_in: str, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[Any, Any]:
+    """Run `first` in a thread, paused inside `core.crypto.<pause_in>` (the real function, called late) while it
+    holds the row; start `second`, check that it waits for the lock, let `first` finish; both results."""
+    locked, release = threading.Event(), threading.Event()
+    real = getattr(crypto, pause_in)
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        locked.set()
+        assert release.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crypto, pause_in, pausing)
+    first_results: dict[str, Any] = {}
+    second_results: dict[str, Any] = {}
+    first_thread = _in_thread(first, first_results)
+    assert locked.wait(timeout=30)
+    second_thread = _in_thread(second, second_results)
+    time.sleep(0.5)
+    assert second_thread.is_alive(), "the second transaction did not wait for the first one's lock"
+    release.set()
+    first_thread.join(timeout=30)
+    second_thread.join(timeout=30)
+    assert "error" not in first_results and "error" not in second_results, (first_results, second_results)
+    return first_results["value"], second_results["value"]
+
+
 def _stored_token(conn: Connection, actor: Any) -> str:
     with use_credentials(Connection.objects.get(pk=conn.pk), actor=actor, environment="development") as creds:
         return creds.secrets["token"]
@@ -64,32 +93,15 @@ def test_rotation_first_then_rewrap_skips_the_fresh_envelope(
     conn = make_connection(org, "github", environments=("development",), auth_method="pat")
     settings.CONNECTIONS_KEYS = f"{new},{old}"  # b is primary: both the rotation and the re-wrap use it
     ring = crypto.KeyRing.from_settings()
-    locked, release = threading.Event(), threading.Event()
-    real_encrypt = crypto.encrypt_json
 
-    def pausing_encrypt(*args: Any, **kwargs: Any) -> str:
-        """The real encryption, paused while the rotation holds the row so the re-wrap arrives meanwhile."""
-        locked.set()
-        assert release.wait(timeout=30)
-        return real_encrypt(*args, **kwargs)
-
-    monkeypatch.setattr(crypto, "encrypt_json", pausing_encrypt)
-    rotate_results: dict[str, Any] = {}
-    rewrap_results: dict[str, Any] = {}
-    rotator = _in_thread(
+    _, rewrap = _second_waits_for_first(
+        monkeypatch,
+        "encrypt_json",  # the rotation writes its new envelope while holding the row
         lambda: services.do_rotate_credentials(conn, actor=members["admin"], secrets={"token": NEW_TOKEN}),
-        rotate_results,
+        lambda: services.do_rewrap_connection_secrets([conn.pk], ring=ring),
     )
-    assert locked.wait(timeout=30)
-    rewrapper = _in_thread(lambda: services.do_rewrap_connection_secrets([conn.pk], ring=ring), rewrap_results)
-    time.sleep(0.5)
-    assert rewrapper.is_alive(), "the re-wrap did not wait for the rotation's lock"
-    release.set()
-    rotator.join(timeout=30)
-    rewrapper.join(timeout=30)
 
-    assert "error" not in rotate_results and "error" not in rewrap_results, (rotate_results, rewrap_results)
-    assert rewrap_results["value"].rewrapped == 0  # the rotation already wrote it under b: not wrapped twice
+    assert rewrap.rewrapped == 0  # the rotation already wrote it under b: not wrapped twice
     stored = Connection.objects.get(pk=conn.pk)
     assert crypto.envelope_kid(stored.secrets_envelope) == "b" and stored.secrets_key_id == "b"
     settings.CONNECTIONS_KEYS = new  # the old key can leave the ring: nothing still needs it
@@ -101,32 +113,15 @@ def test_rewrap_first_then_rotation_keeps_the_new_secret(rings, settings, org, m
     conn = make_connection(org, "github", environments=("development",), auth_method="pat")
     settings.CONNECTIONS_KEYS = f"{new},{old}"
     ring = crypto.KeyRing.from_settings()
-    locked, release = threading.Event(), threading.Event()
-    real_rewrap = crypto.rewrap
 
-    def pausing_rewrap(*args: Any, **kwargs: Any) -> str:
-        """The real re-wrap, paused while the batch holds its row locks so the rotation arrives meanwhile."""
-        locked.set()
-        assert release.wait(timeout=30)
-        return real_rewrap(*args, **kwargs)
-
-    monkeypatch.setattr(crypto, "rewrap", pausing_rewrap)
-    rewrap_results: dict[str, Any] = {}
-    rotate_results: dict[str, Any] = {}
-    rewrapper = _in_thread(lambda: services.do_rewrap_connection_secrets([conn.pk], ring=ring), rewrap_results)
-    assert locked.wait(timeout=30)
-    rotator = _in_thread(
+    rewrap, _ = _second_waits_for_first(
+        monkeypatch,
+        "rewrap",  # the batch re-encrypts while holding its rows' locks
+        lambda: services.do_rewrap_connection_secrets([conn.pk], ring=ring),
         lambda: services.do_rotate_credentials(conn, actor=members["admin"], secrets={"token": NEW_TOKEN}),
-        rotate_results,
     )
-    time.sleep(0.5)
-    assert rotator.is_alive(), "the rotation did not wait for the re-wrap's lock"
-    release.set()
-    rewrapper.join(timeout=30)
-    rotator.join(timeout=30)
 
-    assert "error" not in rewrap_results and "error" not in rotate_results, (rewrap_results, rotate_results)
-    assert rewrap_results["value"].rewrapped == 1
+    assert rewrap.rewrapped == 1
     stored = Connection.objects.get(pk=conn.pk)
     assert crypto.envelope_kid(stored.secrets_envelope) == "b"
     settings.CONNECTIONS_KEYS = new
