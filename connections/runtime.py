@@ -192,10 +192,21 @@ class _Use:
 def _record_use(
     connection: Connection, *, actor: Any, environment: str, purpose: str, resource: str, via: str = ""
 ) -> _Use:
+    now = timezone.now()
+    usage = _usage_row(connection, actor=actor, environment=environment, purpose=purpose, resource=resource, now=now)
+    usage.save()
+    record_event(**_used_event(connection, usage, actor=actor, purpose=purpose, resource=resource, via=via))
+    Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
+    return _Use(connection, usage, load_secrets(connection))
+
+
+def _usage_row(
+    connection: Connection, *, actor: Any, environment: str, purpose: str, resource: str, now: Any
+) -> ConnectionUsage:
+    """The (unsaved) usage row of one use: who, where, for what; successful until the use's block fails."""
     user, _ = split_actor(actor)
     _, label = actor_label(actor)
-    now = timezone.now()
-    usage = ConnectionUsage.objects.create(
+    return ConnectionUsage(
         connection=connection,
         org=connection.org,
         environment=environment,
@@ -207,16 +218,30 @@ def _record_use(
         request_id=context.current().request_id,
         created_at=now,
     )
-    record_event(
-        org=connection.org,
-        action=AuditAction.CONNECTION_CREDENTIALS_USED,
-        actor=actor,
-        target=connection,
-        environment=environment,
-        details={"purpose": purpose, "resource": resource, "usage_id": usage.pk, **({"via": via} if via else {})},
-    )
-    Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
-    return _Use(connection, usage, load_secrets(connection))
+
+
+def _used_event(
+    connection: Connection, usage: ConnectionUsage, *, actor: Any, purpose: str, resource: str, via: str = ""
+) -> dict[str, Any]:
+    """The `credentials_used` audit event of a saved usage row (keyword arguments of `record_event`)."""
+    details = {"purpose": purpose, "resource": resource, "usage_id": usage.pk}
+    return {
+        "org": connection.org,
+        "action": AuditAction.CONNECTION_CREDENTIALS_USED,
+        "actor": actor,
+        "target": connection,
+        "environment": usage.environment,
+        "details": {**details, **({"via": via} if via else {})},
+    }
+
+
+def _ready_for_use(connection: Connection, *, env_slug: str = "") -> Connection:
+    """The rules every permitted use passes before a secret is read (raises otherwise): an active connection,
+    the secret's destination unchanged; an OAuth token close to expiry is refreshed first."""
+    if connection.status == ConnectionStatusChoices.INACTIVE:
+        raise NoConnectionAvailable(no_connection_message(connection.provider, env_slug or "-"))
+    check_destination(connection)  # a secret is never sent somewhere it was not entered for
+    return _fresh_oauth_token(connection)
 
 
 def _fresh_oauth_token(connection: Connection) -> Connection:
@@ -258,10 +283,7 @@ def use_credentials(
         env_slug = env.slug
         if not ConnectionAuthorization.objects.filter(connection=connection, environment=env).exists():
             raise ConnectionNotAuthorized(not_authorized_message(connection.name, env_slug))
-    if connection.status == ConnectionStatusChoices.INACTIVE:
-        raise NoConnectionAvailable(no_connection_message(connection.provider, env_slug or "-"))
-    check_destination(connection)  # a secret is never sent somewhere it was not entered for
-    connection = _fresh_oauth_token(connection)
+    connection = _ready_for_use(connection, env_slug=env_slug)
     with transaction.atomic():
         use = _record_use(connection, actor=actor, environment=env_slug, purpose=purpose, resource=resource)
         ref_use = None
@@ -310,10 +332,7 @@ def use_credentials_for_tests(connections: list[Connection], *, actor: Any) -> l
             if connection is None:
                 raise Connection.DoesNotExist(f"Connection {given.pk} no longer exists.")
             check(actor, Action.TEST_CONNECTION, connection)
-            if connection.status == ConnectionStatusChoices.INACTIVE:
-                raise NoConnectionAvailable(no_connection_message(connection.provider, "-"))
-            check_destination(connection)
-            connection = _fresh_oauth_token(connection)
+            connection = _ready_for_use(connection)
             secrets = load_secrets(connection)  # held here; released below only after the use is committed
             ref_secrets = load_secrets(connection.cloud_connection) if connection.cloud_connection_id else None
         except Exception as exc:  # the caller records it as the connection's failed check
@@ -323,17 +342,11 @@ def use_credentials_for_tests(connections: list[Connection], *, actor: Any) -> l
         ready.append((index, connection, secrets, ref_secrets))
     if not ready:
         return results  # type: ignore[return-value]  (no None left: every entry is an exception)
-    user, _ = split_actor(actor)
-    _, label = actor_label(actor)
     now = timezone.now()
-    request_id = context.current().request_id
     purpose = "connection-test"
 
     def usage(conn: Connection) -> ConnectionUsage:
-        return ConnectionUsage(
-            connection=conn, org=conn.org, environment="", actor_label=label, actor_user=user, purpose=purpose,
-            resource="", outcome=UsageOutcomeChoices.SUCCESS, request_id=request_id, created_at=now,
-        )
+        return _usage_row(conn, actor=actor, environment="", purpose=purpose, resource="", now=now)
 
     with transaction.atomic():
         rows: list[tuple[Connection, ConnectionUsage, str]] = []
@@ -345,10 +358,7 @@ def use_credentials_for_tests(connections: list[Connection], *, actor: Any) -> l
         # The connections first, then (in record_events) their organizations: the order every writer locks in.
         Connection.objects.filter(pk__in={c.pk for c, _, _ in rows}).update(last_used_at=now)
         record_events([
-            PendingEvent(
-                org=conn.org, action=AuditAction.CONNECTION_CREDENTIALS_USED, actor=actor, target=conn,
-                details={"purpose": purpose, "resource": "", "usage_id": u.pk, **({"via": via} if via else {})},
-            )
+            PendingEvent(**_used_event(conn, u, actor=actor, purpose=purpose, resource="", via=via))
             for conn, u, via in rows
         ])
     by_connection = iter(rows)
