@@ -16,19 +16,18 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.db.models import Model, QuerySet
 from django.forms import Form
-from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import FormView
 
-from .actors import split_actor
 from .audit import AuditWriteError
 from .authn import twofactor
 from .forms import apply_service_errors
-from .models import Membership, Organization
-from .policy import Action, can, check, remember_role, role_in
+from .models import Organization
+from .policy import Action, can, check, org_with_role, role_in
 
 
 class OrgPermissions:
@@ -111,13 +110,9 @@ class OrgPageMixin(LoginRequiredMixin):
 
         The user's membership role comes with it (one query, not two): every check of the page needs it."""
         organizations = Organization.objects.restrict(self.actor, Action.VIEW)
-        user, _ = split_actor(self.actor)
-        if user is None:
-            return get_object_or_404(organizations, slug=self.kwargs[self.org_url_kwarg])
-        role = Membership.objects.filter(user=user, org=OuterRef("pk")).values("role")[:1]
-        slug = self.kwargs[self.org_url_kwarg]
-        org = get_object_or_404(organizations.annotate(member_role=Subquery(role)), slug=slug)
-        remember_role(user, org.pk, org.member_role)
+        org = org_with_role(organizations, self.actor, self.kwargs[self.org_url_kwarg])
+        if org is None:
+            raise Http404("Organization not found.")
         return org
 
     def get_required_action(self) -> Action:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
@@ -117,6 +117,20 @@ def remember_role(user: User, org_id: int, role: str | None) -> None:
     """Seed `member_role`'s cache with a role the caller read together with the organization (one query
     instead of two per request)."""
     user.__dict__.setdefault("_org_roles", {})[org_id] = role
+
+
+def org_with_role(organizations: QuerySet, actor: Any, slug: str | None) -> Organization | None:
+    """The organization `slug` among `organizations`, read with the actor's membership role in one query (and
+    remembered, see `remember_role`): every check of the request that follows needs that role."""
+    user, _ = split_actor(actor)
+    organizations = organizations.filter(slug=slug)
+    if user is None:
+        return organizations.first()
+    role = _model("Membership").objects.filter(user=user, org=OuterRef("pk")).values("role")[:1]
+    org = organizations.annotate(member_role=Subquery(role)).first()
+    if org is not None:
+        remember_role(user, org.pk, org.member_role)
+    return org
 
 
 def clear_role_cache(user: Any) -> None:

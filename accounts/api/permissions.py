@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -12,12 +11,13 @@ from rest_framework.request import Request
 
 from accounts.actors import split_actor
 from accounts.authn import twofactor
-from accounts.models import Membership, Organization
+from accounts.models import Organization
 from accounts.policy import (
     MIN_ROLE,
     Action,
     can,
     member_org_ids,
+    org_with_role,
     remember_role,
     restrict_to_org,
     roles_at_least,
@@ -100,18 +100,14 @@ class OrgScopedMixin:
     def get_org(self) -> Organization:
         if not hasattr(self, "_org"):
             slug = self.kwargs.get("org_slug")
-            user, token = split_actor(self.actor)
+            _, token = split_actor(self.actor)
             if token is not None and "member_role" in token.__dict__:
                 self._org = self._token_org(token, slug)
                 return self._org
-            # The user's membership role comes with the organization: the policy checks that follow need it.
-            role = Membership.objects.filter(user=user, org=OuterRef("pk")).values("role")[:1]
-            orgs = Organization.objects.filter(slug=slug, pk__in=member_org_ids(self.actor))
-            org = orgs.annotate(member_role=Subquery(role)).first() if user is not None else orgs.first()
+            orgs = Organization.objects.filter(pk__in=member_org_ids(self.actor))
+            org = org_with_role(orgs, self.actor, slug)
             if org is None:
                 raise Http404("Organization not found.")
-            if user is not None:
-                remember_role(user, org.pk, org.member_role)
             self._org = org
         return self._org
 
