@@ -12,7 +12,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, renderers, status, viewsets
@@ -26,6 +25,7 @@ from accounts.api.permissions import OrgScopedMixin
 from accounts.policy import Action
 from connections.api.serializers import ApiErrorSerializer
 from connections.models import Connection
+from core.api.filters import FilterBackend
 from core.api.pagination import ReportPagination, StandardPagination
 
 from .. import services
@@ -65,7 +65,7 @@ class CostViewSet(OrgScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet
     queryset = CostRecord.objects.none()
     serializer_class = s.CostGroupSerializer
     filterset_class = CostRecordFilterSet
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     pagination_class = ReportPagination
     default_write_action = Action.MANAGE_BUDGETS
 

@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -22,6 +21,7 @@ from accounts.api.permissions import OrgScopedMixin
 from accounts.policy import Action
 from connections.api.serializers import ApiErrorSerializer
 from connections.models import Connection
+from core.api.filters import FilterBackend
 
 from .. import services
 from ..downloads import do_download_router_config
@@ -43,7 +43,7 @@ class VpnViewSet(OrgScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     queryset = VpnConnection.objects.none()
     serializer_class = s.VpnSerializer
     filterset_class = VpnFilterSet
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     http_method_names = ["get", "post", "head", "options"]
     default_write_action = Action.MANAGE_VPN
     action_policies = {"router_config": Action.DOWNLOAD_ROUTER_CONFIG}
