@@ -8,7 +8,6 @@ of one whole page, NULLs last in both directions; following `previous` back give
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.db import connection as db_connection
@@ -20,6 +19,7 @@ from accounts.audit import record_event
 from accounts.choices import AuditAction
 from accounts.policy import clear_role_cache
 from connections.models import Connection
+from tests.pagination import walk
 
 pytestmark = pytest.mark.django_db
 
@@ -28,15 +28,6 @@ AUDIT = "/api/v1/orgs/acme/audit/"
 ORDERINGS = ["name", "-name", "provider", "-provider", "created_at", "-created_at", "last_used_at", "-last_used_at"]
 
 
-def walk(client: APIClient, url: str, link: str = "next") -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.content
-        page = response.json()
-        rows.extend(page["results"] if link == "next" else reversed(page["results"]))
-        url = page[link]
-    return rows
 
 
 def last_page(client: APIClient, url: str) -> str:

@@ -9,26 +9,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts import services
+from tests.pagination import walk
 
 pytestmark = pytest.mark.django_db
 
 ENVIRONMENTS = "/api/v1/orgs/acme/environments/"
 
 
-def walk(client: APIClient, url: str, link: str = "next") -> list[dict[str, Any]]:
-    """Every page from `url` on, following `link`; the rows in the order the pages give them."""
-    rows: list[dict[str, Any]] = []
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.content
-        page = response.json()
-        assert set(page) == {"next", "previous", "results"}
-        rows.extend(page["results"] if link == "next" else reversed(page["results"]))
-        url = page[link]
-    return rows
 
 
 def cursor_of(url: str) -> str:
