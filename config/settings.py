@@ -192,7 +192,17 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Cloud Connections")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # The cache holds the counters above and the API throttles: per process by default (a system check warns
 # with DEBUG off); production shares one, e.g. CACHE_URL=redis://redis:6379/1.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # Rendered page fragments (core/fragments.py), keyed by what they show: per process on purpose, so a
+    # deploy (new templates and code, new processes) never meets HTML rendered by the previous release.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "TIMEOUT": 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": env.int("FRAGMENT_CACHE_ENTRIES", default=5000)},
+    },
+}
 # --- end login abuse
 
 GUARDIAN_RAISE_403 = False

@@ -29,6 +29,7 @@ from typing import Any
 from celery.result import AsyncResult
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.actors import acting_user
@@ -627,22 +628,28 @@ def do_set_authorizations(connection: Connection, environments: Iterable[str], *
 
 # --- Counts other apps show on connection cards (e.g. linked Terraform projects) -----------------------
 
-# Each counter takes connection ids and returns {id: count} in one query; registered by apps above this one.
-CARD_COUNTERS: list[tuple[str, str, Callable[[list[Any]], dict[Any, int]]]] = []
+# Each counter is a column of the page's own query: a function returning an expression correlated with the
+# connection (`OuterRef("pk")`), e.g. a `core.expressions.SubqueryCount`; registered by apps above this one.
+CARD_COUNTERS: list[tuple[str, str, Callable[[], Any]]] = []
 
 
-def register_card_counter(singular: str, plural: str, func: Callable[[list[Any]], dict[Any, int]]) -> None:
-    CARD_COUNTERS.append((singular, plural, func))
+def register_card_counter(singular: str, plural: str, column: Callable[[], Any]) -> None:
+    CARD_COUNTERS.append((singular, plural, column))
+
+
+def with_card_counts(connections: QuerySet) -> QuerySet:
+    """`connections` with one count column per registered counter (evaluated for the returned rows only)."""
+    return connections.annotate(
+        **{f"card_count_{index}": column() for index, (_, _, column) in enumerate(CARD_COUNTERS)}
+    )
 
 
 def card_counts(connections: list[Connection]) -> None:
-    """Attach `linked_counts` ([(label, count)]) to each connection: one query per registered counter."""
-    ids = [c.pk for c in connections]
-    results = [(singular, plural, func(ids) if ids else {}) for singular, plural, func in CARD_COUNTERS]
+    """Attach `linked_counts` ([(label, count)]) to each connection read through `with_card_counts`."""
     for connection in connections:
+        counts = [connection.__dict__[f"card_count_{index}"] for index in range(len(CARD_COUNTERS))]
         connection.linked_counts = [
-            (singular if counts.get(connection.pk, 0) == 1 else plural, counts.get(connection.pk, 0))
-            for singular, plural, counts in results
+            (singular if n == 1 else plural, n) for (singular, plural, _), n in zip(CARD_COUNTERS, counts, strict=True)
         ]
 
 

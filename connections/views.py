@@ -19,12 +19,13 @@ from celery.result import AsyncResult, EagerResult
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView, View
 
@@ -36,6 +37,8 @@ from accounts.models import Environment, Organization
 from accounts.policy import Action, check, restrict_to_org
 from connections.secrets import is_placeholder
 from core import masking
+from core.expressions import SubqueryCount
+from core.fragments import cached_html, render_fragments, template_fingerprint
 from core.paging import page_of
 
 from . import oauth_flow, services
@@ -60,6 +63,7 @@ from .forms import (
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .providers.oauth import OAuthError, OAuthUnavailable
+from .queries import GRANTED_COLUMN, EnvironmentRef, GrantedEnvironments, granted
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
@@ -226,14 +230,6 @@ class ConnectionObjectMixin(ConnectionServiceMixin):
 # --- The connections page -------------------------------------------------------------------------
 
 
-def role_counts(ids: list[Any]) -> dict[Any, int]:
-    """connection pk -> number of roles, for one page of cards (one grouped query over those rows only)."""
-    if not ids:
-        return {}
-    rows = ConnectionRole.objects.filter(connection_id__in=ids).values("connection_id").annotate(n=Count("id"))
-    return {row["connection_id"]: row["n"] for row in rows.order_by()}
-
-
 CardKind = tuple[Any, str, str, tuple[tuple[str, str], ...]]
 
 
@@ -259,8 +255,8 @@ def card_presentation(provider: str, auth_method: str) -> CardKind:
 def decorate_cards(cards: list[Connection]) -> None:
     """What a card shows besides the row itself, for one page: the provider's look and labels, key facts
     (the same as `Connection.summary()`), role and linked-object counts, and badges from other apps; a
-    constant number of queries whatever the page holds."""
-    counts = role_counts([card.pk for card in cards])
+    constant number of queries whatever the page holds. `cards` come from `card_rows` (their counts and
+    authorized environments are columns of the page's query)."""
     services.card_counts(cards)
     kinds: dict[tuple[str, str], CardKind] = {}
     for card in cards:
@@ -270,12 +266,83 @@ def decorate_cards(cards: list[Connection]) -> None:
         card.display, card.icon, card.auth_label, summary = kinds[kind]
         config = card.config or {}
         card.facts = [(label, config[name]) for name, label in summary if config.get(name)]
-        card.role_count = counts.get(card.pk, 0)
     badges_for(cards)  # e.g. the VPN status of on-prem connections (registered by the vpn app)
+
+
+CARD_TEMPLATE = "connections/_connection_card.html"
+ADD_SECTION_TEMPLATE = "connections/_add_connection.html"
+
+
+def card_rows(connections: QuerySet) -> QuerySet:
+    """The connections page's query with what its cards show besides the row as columns: authorized
+    environments (JSON), role count and the other apps' counts. Scalar subqueries, evaluated for the page's
+    rows only; the paginator's COUNT leaves them out (Django drops unused annotations from it)."""
+    roles = ConnectionRole.objects.filter(connection=OuterRef("pk"))
+    return services.with_card_counts(
+        connections.annotate(**{GRANTED_COLUMN: GrantedEnvironments()}, role_count=SubqueryCount(roles))
+    )
+
+
+def card_context(card: Connection, url: str) -> dict[str, Any]:
+    """Everything one card shows, as plain values: the card partial reads only these, so their hash is its
+    cache key (`core.fragments`) and a card is rendered again only when something it shows has changed.
+    `card` comes from the page query (authorized environments as its JSON column) and `decorate_cards`."""
+    environments = granted(card)
+    unhealthy = card.health_status == HealthStatusChoices.UNHEALTHY
+    return {
+        "pk": str(card.pk),
+        "name": card.name,
+        "url": url,
+        "icon": str(card.icon),
+        "provider_label": str(card.display.label),
+        "auth_label": str(card.auth_label),
+        "status": card.status,
+        "status_label": str(card.get_status_display()),
+        "badges": [
+            {"label": str(b.label), "css": b.css, "title": str(b.title), "url": b.url} for b in card.extra_badges
+        ],
+        "facts": [(str(label), str(value)) for label, value in card.facts],
+        "environments": [slug for slug, _ in environments],
+        "check_error": card.last_check_error if unhealthy else "",
+        "separation_warning": separation_warning(EnvironmentRef(slug, name) for slug, name in environments),
+        "health": card.health_status,
+        "health_label": str(card.get_health_status_display()),
+        "last_checked_at": card.last_checked_at,
+        "last_used_at": card.last_used_at,
+        "linked_counts": [(str(label), count) for label, count in card.linked_counts],
+        "role_count": card.role_count,
+        "rotation_overdue": card.rotation_overdue,
+    }
+
+
+def render_cards(view: OrgPageMixin, cards: list[Connection]) -> list[SafeString]:
+    """The page's cards as HTML, cached per card by what it shows (one cache round trip for the page).
+    The detail URL is reversed once: names are slugs, so filling in a placeholder is the same URL."""
+    detail = view.org_url("connection_detail", connection_name="__name__")
+    return render_fragments(
+        CARD_TEMPLATE, [card_context(card, detail.replace("__name__", card.name)) for card in cards]
+    )
 
 
 FILTER_FORM_FIELDS = ("q", "provider", "status", "rotation_overdue")
 HIDDEN_FILTERS = ("category", "health_status", "environment")
+FILTER_FIELDS_TEMPLATE = "connections/_filter_fields.html"
+
+
+def filter_fields(form: forms.Form) -> SafeString:
+    """The filter form's visible fields as HTML, cached by what decides it: each field's value, errors and
+    choices (labels, widgets and ids are code, which the per-process fragment cache never outlives)."""
+    bound = [form[name] for name in FILTER_FORM_FIELDS]
+    shown = {
+        field.name: {
+            "value": field.value(),
+            "errors": [str(error) for error in field.errors],
+            "choices": [(str(v), str(label)) for v, label in getattr(field.field, "choices", ())],
+        }
+        for field in bound
+    }
+    name = f"{FILTER_FIELDS_TEMPLATE}:{template_fingerprint(FILTER_FIELDS_TEMPLATE)}"
+    return cached_html(name, [shown], lambda _: render_to_string(FILTER_FIELDS_TEMPLATE, {"visible_fields": bound}))[0]
 
 
 class ConnectionListView(OrgPageMixin, TemplateView):
@@ -286,60 +353,62 @@ class ConnectionListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        authorizations = ConnectionAuthorization.objects.select_related("environment").order_by("environment__slug")
         # No aggregate here: annotating over every connection of the organization made PostgreSQL group and
         # sort all of them before taking one page, and the paginator counted that grouped query too. The
-        # page's own aggregates (roles, linked objects, badges) are computed below for its 24 rows only.
-        connections = (
-            connection_queryset(self, detail=False)
-            .prefetch_related(Prefetch("authorizations", queryset=authorizations))
-            .order_by("name")
-        )
+        # page's own aggregates (roles, linked objects, authorized environments: `card_rows`; badges) are
+        # computed for its 24 rows only.
+        connections = connection_queryset(self, detail=False).order_by("name")
         filterset = ConnectionPageFilterSet(self.request.GET or None, queryset=connections)
         form = filterset.form
         # An invalid filter shows its error and no cards, rather than silently widening the result.
         rows = connections.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-        page = page_of(self.request, rows, PAGE_SIZE)
+        page = page_of(self.request, card_rows(rows), PAGE_SIZE)
         cards = list(page.object_list)
         decorate_cards(cards)
         environments, more_environments = environment_links(self)
         query = self.request.GET
         context.update(
             filter_form=form,
-            visible_fields=[form[name] for name in FILTER_FORM_FIELDS],
+            filter_fields=filter_fields(form),
             hidden_filters=[(name, value) for name in HIDDEN_FILTERS for value in query.getlist(name) if value],
             is_filtered=any(query.get(name) for name in form.fields),
             page_obj=page,
-            connections=cards,
+            connections=render_cards(self, cards),
             environments=environments,
             more_environments=more_environments,
             may_add=self.can(Action.MANAGE_CONNECTIONS),
         )
         if context["may_add"]:
-            context["provider_sections"] = self.provider_sections()
+            context["add_section"] = self.add_section()
         return context
 
-    def provider_sections(self) -> list[dict[str, Any]]:
-        """Connection types grouped by category, each with its auth methods and whether the plan allows it."""
+    def add_section(self) -> SafeString:
+        """"Add a connection": connection types grouped by category, each with its auth methods and whether
+        the plan allows it, as plain values, so the rendered section is cached per (organization, plan)."""
         sections: dict[str, list[dict[str, Any]]] = {}
+        create = self.org_url("connection_create", provider="__provider__")  # codes are slugs: same URL
         for spec in REGISTRY.values():
             needed = plan_needed(self.org, spec)
             sections.setdefault(spec.category, []).append(
                 {
-                    "spec": spec,
-                    "display": DISPLAY[spec.code],
-                    "icon": provider_icon(spec.code),
-                    "auth_methods": [method.label for method in spec.auth_methods],
-                    "plan_label": needed[0] if needed else "",
+                    "label": str(spec.label),
+                    "description": str(spec.description),
+                    "icon": str(provider_icon(spec.code)),
+                    "auth_methods": [str(method.label) for method in spec.auth_methods],
+                    "plan_label": str(needed[0]) if needed else "",
                     "plan_message": needed[1] if needed else "",
-                    "url": self.org_url("connection_create", provider=spec.code),
+                    "url": create.replace("__provider__", spec.code),
                 }
             )
-        return [
-            {"category": category, "label": label, "providers": sections[category]}
-            for category, label in CATEGORY_LABELS.items()
-            if category in sections
-        ]
+        context = {
+            "plan": str(self.org.get_plan_display()),
+            "provider_sections": [
+                {"category": category, "label": str(label), "providers": sections[category]}
+                for category, label in CATEGORY_LABELS.items()
+                if category in sections
+            ],
+        }
+        return render_fragments(ADD_SECTION_TEMPLATE, [context])[0]
 
 
 # --- Create ---------------------------------------------------------------------------------------

@@ -4,12 +4,11 @@ project count on connection cards, and the detected permissions of a connection 
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Count, Q
+from django.db.models import OuterRef, Q
 
 from connections import role_validation, services
 from connections.models import Connection, ConnectionRole
+from core.expressions import SubqueryCount
 
 from .models import TerraformProject
 
@@ -27,19 +26,12 @@ def deletion_group(connection: Connection) -> services.DependentGroup:
     return services.DependentGroup("terraform_projects", "Terraform projects", True, names, len(names))
 
 
-def card_count(ids: list[Any]) -> dict[Any, int]:
-    """Projects per connection (as the named cloud connection, state backend or Git source): the three
-    grouped counts in one round trip (UNION ALL), since the connections page asks for every page it shows."""
-
-    def grouped(field: str) -> Any:
-        rows = TerraformProject.objects.filter(**{f"{field}__in": ids}).values_list(field)
-        return rows.annotate(n=Count("id")).order_by()
-
-    counts: dict[Any, int] = {}
-    rows = grouped("connection").union(grouped("backend_connection"), grouped("git_connection"), all=True)
-    for connection_id, n in rows.order_by():
-        counts[connection_id] = counts.get(connection_id, 0) + n
-    return counts
+def card_count() -> SubqueryCount:
+    """Projects of a connection (as the named cloud connection, state backend or Git source), as a column of
+    the connections page's query: counted for the page's rows only, in the same round trip."""
+    me = OuterRef("pk")
+    linked = TerraformProject.objects.filter(Q(connection=me) | Q(backend_connection=me) | Q(git_connection=me))
+    return SubqueryCount(linked)
 
 
 def detected_for_role(role: ConnectionRole) -> set[str]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db.models import F, OuterRef, QuerySet, Subquery, TextField
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -28,6 +27,8 @@ from core.api.schema import ApiErrorDetailSerializer, ApiErrorSerializer  # noqa
 from ..advice import separation_warning
 from ..models import Connection, ConnectionAuthorization, ConnectionUsage
 from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
+from ..queries import GRANTED_COLUMN, EnvironmentRef, GrantedEnvironments, has_granted
+from ..queries import granted as granted_environments
 
 # --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
 
@@ -198,43 +199,11 @@ RESPONSE_COLUMNS = {
 }
 
 
-class _GrantedEnvironments(Subquery):
-    """The environments a connection is authorized for, as JSON text `[["slug", "name"], ...]` ordered by slug:
-    a column of the connection's own query, so a page of connections needs no second query for them."""
-
-    output_field = TextField()
-
-    def __init__(self) -> None:
-        granted = (
-            ConnectionAuthorization.objects.filter(connection_id=OuterRef("pk"))
-            .annotate(env_slug=F("environment__slug"), env_name=F("environment__name"))
-            .order_by()
-            .values("env_slug", "env_name")
-        )
-        super().__init__(granted)
-
-    def as_sql(self, compiler: Any, connection: Any, template: Any = None, **extra: Any) -> tuple[str, Any]:
-        # json_agg with its own ORDER BY: the order of a subquery's rows is not kept by an aggregate.
-        template = (
-            "(SELECT COALESCE(json_agg(json_build_array(_g.env_slug, _g.env_name) ORDER BY _g.env_slug), "
-            "'[]')::text FROM (%(subquery)s) _g)"
-        )
-        return super().as_sql(compiler, connection, template=template, **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        # SQLite's json_group_array follows the order of the rows it reads, ordered here.
-        template = (
-            "(SELECT COALESCE(json_group_array(json_array(_g.env_slug, _g.env_name)), '[]') "
-            "FROM (SELECT * FROM (%(subquery)s) ORDER BY env_slug) _g)"
-        )
-        return super().as_sql(compiler, connection, template=template, **extra)
-
-
 def with_response_columns(queryset: QuerySet) -> QuerySet:
     """Connections as the list and detail responses read them: the related values as annotations, and the
-    authorized environments as one JSON column (`_GrantedEnvironments`)."""
+    authorized environments as one JSON column (`queries.GrantedEnvironments`)."""
     return queryset.annotate(
-        **{name: F(path) for name, path in RESPONSE_COLUMNS.items()}, response_environments=_GrantedEnvironments()
+        **{name: F(path) for name, path in RESPONSE_COLUMNS.items()}, **{GRANTED_COLUMN: GrantedEnvironments()}
     )
 
 
@@ -244,15 +213,6 @@ def _related(instance: Connection, column: str, relation: str, attribute: str) -
         return instance.__dict__[column]
     related = getattr(instance, relation)
     return getattr(related, attribute) if related is not None else None
-
-
-class _Environment:
-    """Just what `separation_warning` reads of an environment."""
-
-    __slots__ = ("name", "slug")
-
-    def __init__(self, slug: str, name: str) -> None:
-        self.slug, self.name = slug, name
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -375,9 +335,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def prepare_page(self, rows: list[Connection]) -> None:
         environments: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
-        if rows and all("response_environments" in row.__dict__ for row in rows):  # with_response_columns()
+        if rows and all(has_granted(row) for row in rows):  # with_response_columns()
             for row in rows:
-                environments[row.pk] = [(slug, name) for slug, name in json.loads(row.response_environments)]
+                environments[row.pk] = granted_environments(row)
         elif rows:
             granted = ConnectionAuthorization.objects.filter(connection_id__in=list(environments)).values_list(
                 "connection_id", "environment__slug", "environment__name"
@@ -440,7 +400,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "credentials_rotated_at": iso_datetime(instance.credentials_rotated_at, tz),
             "rotation_due_at": iso_datetime(rotation_due_at, tz),
             "rotation_overdue": bool(fingerprints) and page.now >= rotation_due_at,
-            "separation_warning": separation_warning(_Environment(slug, name) for slug, name in granted),
+            "separation_warning": separation_warning(EnvironmentRef(slug, name) for slug, name in granted),
             "oauth_scopes": None if scopes is None else [text(scope) for scope in scopes],
             "oauth_expires_at": iso_datetime(instance.oauth_expires_at, tz),
             "created_by": _related(instance, "response_created_by", "created_by", "email"),

@@ -5,8 +5,6 @@ replaces: 404 for another organization or a lost membership, the role as it is n
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import Environment, Membership
 from connections.api.serializers import ConnectionSerializer, with_response_columns
 from connections.models import Connection
+from connections.queries import granted
 from tests.accounts.conftest import issue_token, token_client
 from tests.connections.conftest import create_connection
 
@@ -78,7 +77,8 @@ def test_environments_read_with_the_row_are_what_drf_reads(members, org):
     create_connection(org, "github", name="github-env", environments=("z-sandbox", "a-live", "staging"))
     create_connection(org, "github", name="github-none")
     annotated = {row.name: row for row in with_response_columns(Connection.objects.filter(org=org))}
-    assert json.loads(annotated["github-none"].response_environments) == []
+    assert granted(annotated["github-none"]) == []
+    assert granted(annotated["github-env"])[0] == ("a-live", 'Prod "EU" \\ ✓')
     for name in ("github-env", "github-none"):
         row = annotated[name]
         ours = ConnectionSerializer(row).data

@@ -154,15 +154,23 @@ def test_usage_page_renders_svg_charts(org, members, client_as):
     assert "<svg" in html and "Runs per day as a table" in html and "style=" not in html
 
 
-def test_card_count_sums_every_role_of_a_connection_in_one_query(org, members, django_assert_num_queries):
-    """A project counts once per field naming the connection (cloud connection, state backend, Git source),
-    and the three counts come back in one round trip whatever the page holds."""
-    from projects.hooks import card_count
+def test_card_count_counts_each_linked_project_once_in_the_page_query(org, members, django_assert_num_queries):
+    """A project linked to a connection through several fields (cloud connection, state backend, Git source)
+    is one linked project; the counts are a column of the page's own query, not a query of their own."""
+    from connections.models import Connection
+    from connections.services import card_counts, with_card_counts
 
     project = setup_project(org)
     aws = project.connection
     other = create_connection(org, "github", name="gh-other")
+    unused = create_connection(org, "github", name="gh-unused")
     TerraformProject.objects.filter(pk=project.pk).update(backend_connection=aws, git_connection=other)
     with django_assert_num_queries(1):
-        counts = card_count([aws.pk, other.pk])
-    assert counts == {aws.pk: 2, other.pk: 1}
+        rows = list(with_card_counts(Connection.objects.filter(pk__in=[aws.pk, other.pk, unused.pk])))
+    card_counts(rows)
+    counts = {row.pk: row.linked_counts for row in rows}
+    assert counts == {
+        aws.pk: [("linked project", 1)],
+        other.pk: [("linked project", 1)],
+        unused.pk: [("linked projects", 0)],
+    }
