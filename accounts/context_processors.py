@@ -51,14 +51,17 @@ def organizations(request: HttpRequest) -> dict[str, object]:
         "current_role": current_role,
         "org_perms": perms,
         "org_nav_items": _app_nav_items(current_org, perms) if current_org is not None else [],
-        "open_alerts": _open_alerts(current_org),
+        "open_alerts": _open_alerts(current_org, perms.org),
     }
 
 
-def _open_alerts(org: Any) -> int:
-    """Undismissed alerts of the current organization, for the banner on every page."""
+def _open_alerts(org: Any, page_org: Any) -> int:
+    """Undismissed alerts of the current organization, for the banner on every page: read with the page's
+    organization when its view read it (`OrgPageMixin.get_org`, `open_alert_count`), else counted here."""
     if org is None:
         return 0
+    if page_org is not None and page_org.pk == org.pk and "open_alert_count" in page_org.__dict__:
+        return page_org.open_alert_count
     return Notification.objects.filter(org=org, dismissed_at__isnull=True).count()
 
 

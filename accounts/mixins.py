@@ -16,17 +16,19 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, OuterRef, QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import FormView
 
+from core.expressions import SubqueryCount
+
 from .audit import AuditWriteError
 from .authn import twofactor
 from .forms import apply_service_errors
-from .models import Organization
+from .models import Notification, Organization
 from .policy import Action, can, check, org_with_role, role_in
 
 
@@ -108,8 +110,11 @@ class OrgPageMixin(LoginRequiredMixin):
     def get_org(self) -> Organization:
         """The organization in the URL, among those the user belongs to; 404 otherwise (never 403).
 
-        The user's membership role comes with it (one query, not two): every check of the page needs it."""
-        organizations = Organization.objects.restrict(self.actor, Action.VIEW)
+        The user's membership role comes with it (one query, not two): every check of the page needs it; and
+        so does the count of its open alerts, which the layout's banner shows on every page."""
+        organizations = Organization.objects.restrict(self.actor, Action.VIEW).annotate(
+            open_alert_count=SubqueryCount(Notification.objects.filter(org=OuterRef("pk"), dismissed_at__isnull=True))
+        )
         org = org_with_role(organizations, self.actor, self.kwargs[self.org_url_kwarg])
         if org is None:
             raise Http404("Organization not found.")

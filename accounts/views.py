@@ -29,6 +29,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from core.paging import page_of
+from core.urls import RowUrls
 
 from . import services
 from .filtersets import AuditPageFilterSet
@@ -131,6 +132,10 @@ class EnvironmentListView(OrgPageMixin, TemplateView):
         context.update(page_obj=page, environments=list(page.object_list))
         if self.can(Action.MANAGE_ENVIRONMENTS):
             context["create_form"] = EnvironmentCreateForm()
+            edit = RowUrls("environment_edit", "env_slug", org_slug=self.org.slug)
+            delete = RowUrls("environment_delete", "env_slug", org_slug=self.org.slug)
+            for env in context["environments"]:
+                env.edit_url, env.delete_url = edit(env.slug), delete(env.slug)
         return context
 
 
@@ -225,8 +230,11 @@ class MemberListView(OrgPageMixin, TemplateView):
         if self.can(Action.MANAGE_MEMBERS):
             context["add_form"] = MemberAddForm()
             options = role_options(MemberRoleForm.base_fields["role"].choices)
+            change = RowUrls("member_role", "pk", org_slug=self.org.slug)
+            remove = RowUrls("member_remove", "pk", org_slug=self.org.slug)
             for membership in context["memberships"]:
                 membership.role_options = options.get(membership.role, options[""])
+                membership.role_url, membership.remove_url = change(membership.pk), remove(membership.pk)
             invitations = page_of(
                 self.request, open_invitations(self).order_by("email", "pk"), INVITATIONS_PAGE_SIZE, "inv_page"
             )
