@@ -1,7 +1,8 @@
 """Benchmark: pages and API lists under gunicorn and real load, each paired with /api/v1/me (issue 13).
 
 Not a test: it prints figures. It measures what a user of a grown organization feels, end to end: gunicorn
-with 4 sync workers and DEBUG off (as README "Production" deploys it, minus TLS: loopback only), PostgreSQL,
+with 4 sync workers and DEBUG off (as README "Production" deploys it, minus TLS: loopback only; the shared
+cache is Redis, BENCH_CACHE_URL, default redis://127.0.0.1:6379/13), PostgreSQL,
 16 concurrent clients (Debian's `wrk`), one organization with 10,000 connections and 10,000 audit events.
 
 Every figure is a RATIO to a baseline measured in the same repetition, right before or after it (the order
@@ -22,7 +23,9 @@ What it does, in order:
      authorization) and 10,000 audit events appended to its hash chain (the chain stays valid);
    - organizations `size-10` and `size-1000`: that many members, environments, and one AWS connection
      `aws-main` with that many authorizations (one per environment) and roles;
-   - the bench user (admin everywhere), an API token for `bench`, and a signed-in session; then ANALYZE.
+   - the bench user (admin everywhere), an API token for `bench`, and a signed-in session; then VACUUM
+     ANALYZE, the state autovacuum keeps a live database in (statistics, and a visibility map so a page's
+     COUNT(*) reads the index only).
 3. Starts gunicorn on a free loopback port and checks every URL answers 200 (no redirect) before timing.
    The deep pages are reached by following the API's `next` link (DRF's, an absolute URL) 39 times, so
    the bench works whatever the pagination style (page numbers or cursors).
@@ -73,6 +76,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/cc_load"
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/13"
 BENCH_ORG = "bench"
 BENCH_ENVIRONMENTS = ("development", "staging", "production")
 ACCOUNT_ID = "123456789012"
@@ -272,10 +276,24 @@ def production_environment(database_url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_HSTS_SECONDS": "0",
         "DATABASE_URL": database_url,
+        # Shared by the workers, as README "Production" sets it (login limits, rendered page fragments).
+        "CACHE_URL": os.environ.get("BENCH_CACHE_URL", DEFAULT_CACHE_URL),
         "OIDC_ISSUER_URL": "http://127.0.0.1",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
+
+
+def check_cache(url: str) -> None:
+    """The shared cache answers (a bench against a dead Redis would time its error handling)."""
+    if not url.startswith("redis"):
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise BenchError(f"cannot reach the cache at {url} (BENCH_CACHE_URL): {exc}") from None
 
 
 def free_port() -> int:
@@ -347,7 +365,7 @@ def setup_django() -> None:
 
 
 def seed(sizes: Sizes) -> Seeded:
-    """Migrate, collect static files, create the organizations, rows, token and session; ANALYZE."""
+    """Migrate, collect static files, create the organizations, rows, token and session; VACUUM ANALYZE."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
@@ -380,8 +398,8 @@ def seed(sizes: Sizes) -> Seeded:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    with connection.cursor() as cursor:  # fresh statistics, as autovacuum would give a live database
-        cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # what autovacuum gives a live database: statistics and the visibility
+        cursor.execute("VACUUM ANALYZE")  # map (COUNT(*) of a page's total reads the index only, not the rows)
     return Seeded(token=token, session=session.session_key or "", detail_connection=detail_name,
                   seconds=time.perf_counter() - started)
 
@@ -752,6 +770,7 @@ def main() -> int:
                       deep_page=40)
     try:
         db_url, db_name = bench_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        check_cache(os.environ.get("BENCH_CACHE_URL", DEFAULT_CACHE_URL))
     except BenchError as exc:
         print(f"http_load: {exc}", file=sys.stderr)
         return 2
