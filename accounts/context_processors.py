@@ -17,13 +17,14 @@ An app adds an item to the organization navigation, on every page, from its AppC
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from .mixins import OrgPermissions
+from .mixins import MEMBER_ORGS_COLUMN, OrgPermissions
 from .models import Membership, Notification
 
 
@@ -38,11 +39,19 @@ def organizations(request: HttpRequest) -> dict[str, object]:
             "org_nav_items": [],
             "open_alerts": 0,
         }
-    memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__slug")
-    user_orgs = [(m.org, m.role) for m in memberships]
-    current_org, current_role = _current(request, user_orgs)
-    # Reuse the answers the page's view already got from the policy (OrgPageMixin), if any.
+    # The page's view (OrgPageMixin) read the organization with the switcher's list and the policy's answers.
     perms = getattr(request, "org_perms", None)
+    page_org = perms.org if perms is not None else None
+    if page_org is not None and MEMBER_ORGS_COLUMN in page_org.__dict__:
+        user_orgs: list[tuple[Any, str]] = [
+            (OrgRef(pk, slug, name), role) for pk, slug, name, role in json.loads(page_org.member_orgs)
+        ]
+    else:
+        memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__slug")
+        user_orgs = [(m.org, m.role) for m in memberships]
+    current_org, current_role = _current(request, user_orgs)
+    if current_org is not None and page_org is not None and current_org.pk == page_org.pk:
+        current_org = page_org  # the full row (plan, settings), not the switcher's summary
     if perms is None or perms.org != current_org:
         perms = OrgPermissions(user, current_org)
     return {
@@ -53,6 +62,21 @@ def organizations(request: HttpRequest) -> dict[str, object]:
         "org_nav_items": _app_nav_items(current_org, perms) if current_org is not None else [],
         "open_alerts": _open_alerts(current_org, perms.org),
     }
+
+
+class OrgRef:
+    """An organization as the switcher shows it (id, slug, name); equal to the organization with its id."""
+
+    __slots__ = ("name", "pk", "slug")
+
+    def __init__(self, pk: int, slug: str, name: str) -> None:
+        self.pk, self.slug, self.name = pk, slug, name
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "pk", None) == self.pk
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
 
 
 def _open_alerts(org: Any, page_org: Any) -> int:

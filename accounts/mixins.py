@@ -23,12 +23,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import FormView
 
-from core.expressions import SubqueryCount
+from core.expressions import JsonRows, SubqueryCount
 
 from .audit import AuditWriteError
 from .authn import twofactor
 from .forms import apply_service_errors
-from .models import Notification, Organization
+from .models import Membership, Notification, Organization
 from .policy import Action, can, check, org_with_role, role_in
 
 
@@ -53,6 +53,16 @@ class OrgPermissions:
             except ValueError:
                 self._answers[action] = False
         return self._answers[action]
+
+
+MEMBER_ORGS_COLUMN = "member_orgs"
+
+
+def member_orgs_column(actor: Any) -> JsonRows:
+    """The user's organizations for the switcher, `[[id, slug, name, role], ...]` by slug, as a column of the
+    page's organization query (`accounts.context_processors` reads it instead of querying memberships)."""
+    memberships = Membership.objects.filter(user=actor).order_by()
+    return JsonRows(memberships, {"id": "org_id", "slug": "org__slug", "name": "org__name", "role": "role"}, "slug")
 
 
 class OrgPageMixin(LoginRequiredMixin):
@@ -110,15 +120,24 @@ class OrgPageMixin(LoginRequiredMixin):
     def get_org(self) -> Organization:
         """The organization in the URL, among those the user belongs to; 404 otherwise (never 403).
 
-        The user's membership role comes with it (one query, not two): every check of the page needs it; and
-        so does the count of its open alerts, which the layout's banner shows on every page."""
+        The user's membership role comes with it (one query, not two): every check of the page needs it; and so
+        do what the layout shows on every page (the open alerts' count, the organization switcher's list) and
+        the view's own `org_annotations()`."""
+        alerts = Notification.objects.filter(org=OuterRef("pk"), dismissed_at__isnull=True)
         organizations = Organization.objects.restrict(self.actor, Action.VIEW).annotate(
-            open_alert_count=SubqueryCount(Notification.objects.filter(org=OuterRef("pk"), dismissed_at__isnull=True))
+            open_alert_count=SubqueryCount(alerts),
+            **{MEMBER_ORGS_COLUMN: member_orgs_column(self.actor)},
+            **self.org_annotations(),
         )
         org = org_with_role(organizations, self.actor, self.kwargs[self.org_url_kwarg])
         if org is None:
             raise Http404("Organization not found.")
         return org
+
+    def org_annotations(self) -> dict[str, Any]:
+        """Hook: more columns of the organization's query (`get_org`), for what a page shows beside the
+        organization (e.g. the connections page's environment shortcuts), read in the same round trip."""
+        return {}
 
     def get_required_action(self) -> Action:
         return self.method_actions.get(self.request.method or "GET", self.required_action)

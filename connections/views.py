@@ -37,9 +37,10 @@ from accounts.models import Environment, Organization
 from accounts.policy import Action, check, restrict_to_org
 from connections.secrets import is_placeholder
 from core import masking
-from core.expressions import SubqueryCount
+from core.expressions import JsonRows, SubqueryCount
 from core.fragments import cached_html, render_fragments, template_fingerprint
 from core.paging import page_of
+from core.urls import RowUrls
 
 from . import oauth_flow, services
 from .advice import separation_warning
@@ -63,7 +64,7 @@ from .forms import (
 from .models import Connection, ConnectionAuthorization, ConnectionRole
 from .providers import CATEGORY_LABELS, REGISTRY, Provider
 from .providers.oauth import OAuthError, OAuthUnavailable
-from .queries import GRANTED_COLUMN, EnvironmentRef, GrantedEnvironments, granted
+from .queries import GRANTED_COLUMN, EnvironmentRef, granted, granted_column
 from .role_validation import do_add_role, do_delete_role, role_support_for, roles_unsupported_message
 from .runtime import SelectionError, select_connection
 from .services import PLAN_LABELS, PlanLimitError
@@ -80,6 +81,7 @@ ROLES_PAGE_SIZE = 10
 SELECTION_PAGE_SIZE = 50
 # Environment shortcuts (links to each environment's selection) shown on a page before "all environments".
 ENVIRONMENT_LINKS = 24
+ENVIRONMENT_LINKS_COLUMN = "environment_links"
 NAV_SECTION = "connections"
 
 
@@ -132,10 +134,28 @@ def org_environments(view: OrgPageMixin) -> QuerySet:
     return restrict_to_org(Environment.objects.all(), view.actor, Action.VIEW, view.org).order_by("slug")
 
 
-def environment_links(view: OrgPageMixin) -> tuple[list[Environment], bool]:
+class EnvironmentLinksMixin:
+    """Pages with a row of environment shortcuts read them with the organization (`org_annotations`)."""
+
+    def org_annotations(self) -> dict[str, Any]:
+        first = Environment.objects.filter(org=OuterRef("pk")).order_by("slug")[: ENVIRONMENT_LINKS + 1]
+        return {
+            **super().org_annotations(),  # type: ignore[misc]
+            ENVIRONMENT_LINKS_COLUMN: JsonRows(first, {"slug": "slug", "name": "name"}, order="slug"),
+        }
+
+
+def environment_links(view: OrgPageMixin) -> tuple[list[Any], bool]:
     """The first ENVIRONMENT_LINKS environments for a row of shortcuts, and whether there are more (then
-    the page links to the environments page instead of listing hundreds of chips)."""
-    shown = list(org_environments(view).only("slug", "name")[: ENVIRONMENT_LINKS + 1])
+    the page links to the environments page instead of listing hundreds of chips). A page member sees every
+    environment of its organization, so these are the organization's first environments by slug."""
+    if ENVIRONMENT_LINKS_COLUMN in view.org.__dict__:  # EnvironmentLinksMixin
+        shown: list[Any] = [EnvironmentRef(slug, name) for slug, name in json.loads(view.org.environment_links)]
+    else:
+        shown = list(org_environments(view).only("slug", "name")[: ENVIRONMENT_LINKS + 1])
+    selection = RowUrls("environment_selection", "env_slug", org_slug=view.org.slug)
+    for env in shown:
+        env.url = selection(env.slug)
     return shown[:ENVIRONMENT_LINKS], len(shown) > ENVIRONMENT_LINKS
 
 
@@ -270,6 +290,12 @@ def decorate_cards(cards: list[Connection]) -> None:
 
 
 CARD_TEMPLATE = "connections/_connection_card.html"
+# The columns a card reads (`card_context`, the badge sources: on-prem networks read category and config):
+# not the other timestamps, OAuth details or who changed it, which every row would otherwise parse.
+CARD_FIELDS = (
+    "id", "org_id", "name", "provider", "category", "auth_method", "config", "status", "health_status",
+    "last_checked_at", "last_check_error", "last_used_at", "secret_fingerprints", "credentials_rotated_at",
+)  # fmt: skip
 ADD_SECTION_TEMPLATE = "connections/_add_connection.html"
 
 
@@ -279,7 +305,9 @@ def card_rows(connections: QuerySet) -> QuerySet:
     rows only; the paginator's COUNT leaves them out (Django drops unused annotations from it)."""
     roles = ConnectionRole.objects.filter(connection=OuterRef("pk"))
     return services.with_card_counts(
-        connections.annotate(**{GRANTED_COLUMN: GrantedEnvironments()}, role_count=SubqueryCount(roles))
+        connections.only(*CARD_FIELDS).annotate(
+            **{GRANTED_COLUMN: granted_column()}, role_count=SubqueryCount(roles)
+        )
     )
 
 
@@ -345,7 +373,7 @@ def filter_fields(form: forms.Form) -> SafeString:
     return cached_html(name, [shown], lambda _: render_to_string(FILTER_FIELDS_TEMPLATE, {"visible_fields": bound}))[0]
 
 
-class ConnectionListView(OrgPageMixin, TemplateView):
+class ConnectionListView(EnvironmentLinksMixin, OrgPageMixin, TemplateView):
     """Provider cards to add a connection (admins), then the organization's connections as cards."""
 
     template_name = "connections/connection_list.html"
@@ -913,7 +941,7 @@ class ConnectionDeleteView(ConnectionObjectMixin, OrgFormView):
 # --- Selection explainer --------------------------------------------------------------------------
 
 
-class EnvironmentSelectionView(OrgPageMixin, TemplateView):
+class EnvironmentSelectionView(EnvironmentLinksMixin, OrgPageMixin, TemplateView):
     """Which connection a run in this environment gets for a provider, and why; or the exact error."""
 
     template_name = "connections/environment_selection.html"

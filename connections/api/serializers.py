@@ -27,7 +27,7 @@ from core.api.schema import ApiErrorDetailSerializer, ApiErrorSerializer  # noqa
 from ..advice import separation_warning
 from ..models import Connection, ConnectionAuthorization, ConnectionUsage
 from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
-from ..queries import GRANTED_COLUMN, EnvironmentRef, GrantedEnvironments, has_granted
+from ..queries import GRANTED_COLUMN, EnvironmentRef, granted_column, has_granted
 from ..queries import granted as granted_environments
 
 # --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
@@ -201,9 +201,9 @@ RESPONSE_COLUMNS = {
 
 def with_response_columns(queryset: QuerySet) -> QuerySet:
     """Connections as the list and detail responses read them: the related values as annotations, and the
-    authorized environments as one JSON column (`queries.GrantedEnvironments`)."""
+    authorized environments as one JSON column (`queries.granted_column`)."""
     return queryset.annotate(
-        **{name: F(path) for name, path in RESPONSE_COLUMNS.items()}, **{GRANTED_COLUMN: GrantedEnvironments()}
+        **{name: F(path) for name, path in RESPONSE_COLUMNS.items()}, **{GRANTED_COLUMN: granted_column()}
     )
 
 

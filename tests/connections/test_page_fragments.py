@@ -104,3 +104,21 @@ def test_filter_fields_follow_the_query(client_as, org, make_connection):
     second = page(client, "?q=second&provider=aws")
     assert 'value="second"' in second and 'value="first"' not in second
     assert re.search(r'<option value="aws" selected>', second)
+
+
+def test_environment_shortcuts_come_with_the_organization_and_mark_the_current_one(client_as, org, members):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Environment.objects.bulk_create(Environment(org=org, slug=f"e-{i:03d}", name=f"E {i:03d}") for i in range(30))
+    client = client_as("viewer")
+    with CaptureQueriesContext(connection) as queries:
+        body = page(client)
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().startswith('SELECT "accounts_environment"')]
+    expected = sorted(Environment.objects.filter(org=org).values_list("slug", flat=True))[:24]
+    links = re.findall(r'<a class="chip" href="/o/acme/environments/([^/"]+)/selection/">', body)
+    assert links == expected and "All environments…" in body
+    selection = client.get(reverse("environment_selection", kwargs={"org_slug": "acme", "env_slug": "e-003"}))
+    current = r'href="/o/acme/environments/([^/"]+)/selection/"[^>]*aria-current="page"'
+    marked = re.findall(current, selection.content.decode())
+    assert marked == ["e-003"]
