@@ -227,6 +227,8 @@ class MemberListView(OrgPageMixin, TemplateView):
         # Members and invitations page separately (`page`, `inv_page`), so paging one keeps the other's place.
         page = page_of(self.request, org_memberships(self).order_by("user__email", "pk"), MEMBERS_PAGE_SIZE)
         context.update(page_obj=page, memberships=list(page.object_list))
+        for membership in context["memberships"]:
+            membership.is_you = membership.user_id == self.request.user.pk  # no lazy-user comparison per row
         if self.can(Action.MANAGE_MEMBERS):
             context["add_form"] = MemberAddForm()
             options = role_options(MemberRoleForm.base_fields["role"].choices)

@@ -649,3 +649,15 @@ def test_member_rows_select_each_members_own_role(client_as, org, members):
         select = re.search(rf'<select id="role-{pk}" name="role">(.*?)</select>', page, re.S).group(1)
         assert re.findall(r"<option [^>]*selected", select) == [f'<option value="{role}" selected']
         assert select.count("<option") == 4
+
+
+@pytest.mark.parametrize("role", ["viewer", "admin"])
+def test_the_members_page_marks_the_viewer_and_links_each_row(client_as, org, members, role):
+    page = text(client_as(role).get(url("member_list")))
+    rows = dict(re.findall(r"<td>\s*([a-z]+@acme\.test)(.*?)</tr>", page, re.S))
+    assert [email for email, row in rows.items() if "(you)" in row.split("</td>")[0]] == [members[role].email]
+    for email, row in rows.items():
+        membership = Membership.objects.get(org=org, user__email=email)
+        links = (url("member_role", pk=membership.pk), url("member_remove", pk=membership.pk))
+        assert all((link in row) == (role == "admin") for link in links), email
+        assert f'<time datetime="{membership.created_at.isoformat()}">{membership.created_at:%Y-%m-%d}</time>' in row
