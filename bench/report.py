@@ -6,6 +6,8 @@ between ``<!-- bench:table:start -->`` and ``<!-- bench:table:end -->`` in READM
 rows of benches that were not run. A bench that fails leaves the README untouched.
 
     python bench/report.py [runs health_sweep ...] [--dry-run]
+    python bench/http_load.py --repetitions 5 | tee /tmp/http_load.log
+    python bench/report.py --from-log http_load=/tmp/http_load.log    # rows of a run made with other options
 """
 
 from __future__ import annotations
@@ -57,8 +59,15 @@ def main() -> None:
     available = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem not in SKIP)
     parser.add_argument("benches", nargs="*", metavar="BENCH", help="any of: " + ", ".join(available))
     parser.add_argument("--dry-run", action="store_true", help="Print the table instead of writing README.md.")
+    parser.add_argument(
+        "--from-log", action="append", default=[], metavar="BENCH=FILE",
+        help="take BENCH's rows from the saved output of a run (e.g. with more repetitions) instead of running it",
+    )  # fmt: skip
     options = parser.parse_args()
-    names = options.benches or available
+    logged = dict(item.split("=", 1) for item in options.from_log if "=" in item)
+    if len(logged) != len(options.from_log) or set(logged) - set(available):
+        parser.error(f"--from-log takes BENCH=FILE with BENCH one of: {', '.join(available)}")
+    names = options.benches or ([] if logged else available)
     unknown = sorted(set(names) - set(available))
     if unknown:
         parser.error(f"no such bench: {', '.join(unknown)} (any of: {', '.join(available)})")
@@ -71,6 +80,12 @@ def main() -> None:
     for line in old_table.splitlines():
         if bench_of(line):
             kept[bench_of(line)].append(line)
+    for name, path in logged.items():
+        lines = Path(path).read_text().splitlines()
+        rows = [line[len(ROW_PREFIX) :] for line in lines if line.startswith(ROW_PREFIX)]
+        if not rows:
+            raise SystemExit(f"{path} holds no README row of bench/{name}.py; README.md left as it was.")
+        kept[name] = rows
     for name in names:
         print(f"== bench/{name}.py", flush=True)
         kept[name] = run(name)
