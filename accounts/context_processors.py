@@ -17,12 +17,13 @@ An app adds an item to the organization navigation, on every page, from its AppC
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+
+from core.expressions import column_of, json_rows_of
 
 from .mixins import MEMBER_ORGS_COLUMN, OrgPermissions
 from .models import Membership, Notification
@@ -42,10 +43,9 @@ def organizations(request: HttpRequest) -> dict[str, object]:
     # The page's view (OrgPageMixin) read the organization with the switcher's list and the policy's answers.
     perms = getattr(request, "org_perms", None)
     page_org = perms.org if perms is not None else None
-    if page_org is not None and MEMBER_ORGS_COLUMN in page_org.__dict__:
-        user_orgs: list[tuple[Any, str]] = [
-            (OrgRef(pk, slug, name), role) for pk, slug, name, role in json.loads(page_org.member_orgs)
-        ]
+    listed = json_rows_of(page_org, MEMBER_ORGS_COLUMN) if page_org is not None else None
+    if listed is not None:
+        user_orgs: list[tuple[Any, str]] = [(OrgRef(pk, slug, name), role) for pk, slug, name, role in listed]
     else:
         memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__slug")
         user_orgs = [(m.org, m.role) for m in memberships]
@@ -84,8 +84,9 @@ def _open_alerts(org: Any, page_org: Any) -> int:
     organization when its view read it (`OrgPageMixin.get_org`, `open_alert_count`), else counted here."""
     if org is None:
         return 0
-    if page_org is not None and page_org.pk == org.pk and "open_alert_count" in page_org.__dict__:
-        return page_org.open_alert_count
+    count = column_of(page_org, "open_alert_count") if page_org is not None and page_org.pk == org.pk else None
+    if count is not None:
+        return count
     return Notification.objects.filter(org=org, dismissed_at__isnull=True).count()
 
 

@@ -7,11 +7,9 @@ them; `granted(row)` reads that column back.
 
 from __future__ import annotations
 
-import json
-
 from django.db.models import OuterRef
 
-from core.expressions import JsonRows
+from core.expressions import JsonRows, json_rows_of
 
 from .models import Connection, ConnectionAuthorization
 
@@ -25,14 +23,11 @@ def granted_column() -> JsonRows:
     return JsonRows(granted, {"slug": "environment__slug", "name": "environment__name"}, order="slug")
 
 
-def has_granted(row: Connection) -> bool:
-    """Whether `row` came from a query annotated with `granted_column` under `GRANTED_COLUMN`."""
-    return GRANTED_COLUMN in row.__dict__
-
-
-def granted(row: Connection) -> list[tuple[str, str]]:
-    """(slug, name) of the environments `row` is authorized for, ordered by slug, from its JSON column."""
-    return [(slug, name) for slug, name in json.loads(row.__dict__[GRANTED_COLUMN])]
+def granted(row: Connection) -> list[tuple[str, str]] | None:
+    """(slug, name) of the environments `row` is authorized for, ordered by slug, from its JSON column (None
+    when its query did not read it)."""
+    rows = json_rows_of(row, GRANTED_COLUMN)
+    return None if rows is None else [(slug, name) for slug, name in rows]
 
 
 class EnvironmentRef:

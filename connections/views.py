@@ -37,8 +37,8 @@ from accounts.models import Environment, Organization
 from accounts.policy import Action, check, restrict_to_org
 from connections.secrets import is_placeholder
 from core import masking
-from core.expressions import JsonRows, SubqueryCount
-from core.fragments import cached_html, render_fragments, template_fingerprint
+from core.expressions import JsonRows, SubqueryCount, json_rows_of
+from core.fragments import render_fragment, render_fragments
 from core.paging import page_of
 from core.urls import RowUrls
 
@@ -149,8 +149,9 @@ def environment_links(view: OrgPageMixin) -> tuple[list[Any], bool]:
     """The first ENVIRONMENT_LINKS environments for a row of shortcuts, and whether there are more (then
     the page links to the environments page instead of listing hundreds of chips). A page member sees every
     environment of its organization, so these are the organization's first environments by slug."""
-    if ENVIRONMENT_LINKS_COLUMN in view.org.__dict__:  # EnvironmentLinksMixin
-        shown: list[Any] = [EnvironmentRef(slug, name) for slug, name in json.loads(view.org.environment_links)]
+    listed = json_rows_of(view.org, ENVIRONMENT_LINKS_COLUMN)  # EnvironmentLinksMixin
+    if listed is not None:
+        shown: list[Any] = [EnvironmentRef(slug, name) for slug, name in listed]
     else:
         shown = list(org_environments(view).only("slug", "name")[: ENVIRONMENT_LINKS + 1])
     selection = RowUrls("environment_selection", "env_slug", org_slug=view.org.slug)
@@ -316,6 +317,8 @@ def card_context(card: Connection, url: str) -> dict[str, Any]:
     cache key (`core.fragments`) and a card is rendered again only when something it shows has changed.
     `card` comes from the page query (authorized environments as its JSON column) and `decorate_cards`."""
     environments = granted(card)
+    if environments is None:
+        raise RuntimeError("card_context needs rows read through card_rows (authorized environments column)")
     unhealthy = card.health_status == HealthStatusChoices.UNHEALTHY
     return {
         "pk": str(card.pk),
@@ -369,8 +372,7 @@ def filter_fields(form: forms.Form) -> SafeString:
         }
         for field in bound
     }
-    name = f"{FILTER_FIELDS_TEMPLATE}:{template_fingerprint(FILTER_FIELDS_TEMPLATE)}"
-    return cached_html(name, [shown], lambda _: render_to_string(FILTER_FIELDS_TEMPLATE, {"visible_fields": bound}))[0]
+    return render_fragment(FILTER_FIELDS_TEMPLATE, shown, {"visible_fields": bound})
 
 
 class ConnectionListView(EnvironmentLinksMixin, OrgPageMixin, TemplateView):

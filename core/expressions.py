@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from django.db.models import F, IntegerField, QuerySet, Subquery, TextField
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+_MISSING = object()
+
+
+def column_of(row: Any, name: str, default: Any = None) -> Any:
+    """The value of annotation `name` on `row` when its query had it, else `default` (never a query: a model
+    attribute of that name would be a field or a relation, read lazily)."""
+    value = row.__dict__.get(name, _MISSING)
+    return default if value is _MISSING else value
+
+
+def json_rows_of(row: Any, name: str) -> list[list[Any]] | None:
+    """The rows of a `JsonRows` column `name` read with `row`, or None when its query did not have it."""
+    text = column_of(row, name)
+    return None if text is None else json.loads(text)
 
 
 class SubqueryCount(Subquery):

@@ -81,7 +81,16 @@ def cached_html(name: str, items: Sequence[Any], render: Callable[[Any], str]) -
     return [mark_safe(found[key] if key in found else rendered[key]) for key in keys]  # noqa: S308
 
 
+def _template_key(template_name: str) -> str:
+    return f"{template_name}:{template_fingerprint(template_name)}"
+
+
 def render_fragments(template_name: str, contexts: Sequence[dict[str, Any]]) -> list[SafeString]:
     """`template_name` rendered once per context (plain values only), cached per context."""
-    name = f"{template_name}:{template_fingerprint(template_name)}"
-    return cached_html(name, contexts, lambda context: render_to_string(template_name, context))
+    return cached_html(_template_key(template_name), contexts, lambda context: render_to_string(template_name, context))
+
+
+def render_fragment(template_name: str, shown: Any, context: dict[str, Any]) -> SafeString:
+    """`template_name` rendered with `context` (which may hold forms and other objects), cached under `shown`:
+    plain values that decide the whole output given the code (e.g. a form's values, errors and choices)."""
+    return cached_html(_template_key(template_name), [shown], lambda _: render_to_string(template_name, context))[0]

@@ -27,7 +27,7 @@ from core.api.schema import ApiErrorDetailSerializer, ApiErrorSerializer  # noqa
 from ..advice import separation_warning
 from ..models import Connection, ConnectionAuthorization, ConnectionUsage
 from ..providers import UnknownProvider, UnknownResourceType, get_provider, provider_for_resource
-from ..queries import GRANTED_COLUMN, EnvironmentRef, granted_column, has_granted
+from ..queries import GRANTED_COLUMN, EnvironmentRef, granted_column
 from ..queries import granted as granted_environments
 
 # --- Providers (documentation of Provider.as_dict(); the view returns as_dict() itself) -----------
@@ -335,9 +335,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def prepare_page(self, rows: list[Connection]) -> None:
         environments: dict[Any, list[tuple[str, str]]] = {row.pk: [] for row in rows}
-        if rows and all(has_granted(row) for row in rows):  # with_response_columns()
-            for row in rows:
-                environments[row.pk] = granted_environments(row)
+        read = [granted_environments(row) for row in rows]
+        if rows and all(found is not None for found in read):  # with_response_columns()
+            environments = {row.pk: found for row, found in zip(rows, read, strict=True)}
         elif rows:
             granted = ConnectionAuthorization.objects.filter(connection_id__in=list(environments)).values_list(
                 "connection_id", "environment__slug", "environment__name"
